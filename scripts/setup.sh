@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs everything ZeroFS needs to build and test on Debian 12, idempotently.
+#   scripts/setup.sh            build + run dependencies (ganesha 4.3, headers, libraries)
+#   scripts/setup.sh --test     also the test-only pieces (Ceph RGW, libnfs, qemu client kit)
+# Quick when already done: apt is only touched when a package is missing.
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+DEPS_DIR=${ZEROFS_DEPS_DIR:-/var/cache/zerofs-deps}
+GANESHA_SRC_VERSION=4.3
+
+log() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages)"
+[ -r /etc/debian_version ] || die "this script supports Debian 12 (bookworm) only"
+case "$(cut -d. -f1 /etc/debian_version)" in
+  12) ;;
+  *) die "Debian $(cat /etc/debian_version) found; ZeroFS is built against Debian 12's nfs-ganesha 4.3" ;;
+esac
+
+build_pkgs=(build-essential cmake pkg-config git ca-certificates
+  libcurl4-openssl-dev libssl-dev libzstd-dev liburcu-dev libexpat1-dev
+  libntirpc-dev libkrb5-dev nfs-ganesha rpcbind dpkg-dev)
+test_pkgs=(radosgw ceph-mon ceph-osd ceph-common curl libnfs-dev libnfs-utils
+  qemu-system-x86 kmod cpio busybox-static)
+
+missing=()
+check() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+}
+check "${build_pkgs[@]}"
+[ $want_test = 1 ] && check "${test_pkgs[@]}"
+
+export DEBIAN_FRONTEND=noninteractive
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ganesha must be exactly 4.3: the FSAL ABI (API 11.0) and our config.h are pinned to it.
+gv=$(dpkg-query -W -f='${Version}' nfs-ganesha)
+case "$gv" in
+  4.3|4.3-*) ;;
+  *) die "nfs-ganesha $gv is installed; ZeroFS supports only nfs-ganesha 4.3 (Debian 12)" ;;
+esac
+
+# Headers: Debian ships no ganesha -dev package, so take them from the source package.
+hdr="$DEPS_DIR/nfs-ganesha-$GANESHA_SRC_VERSION"
+if [ ! -f "$hdr/src/include/fsal_api.h" ]; then
+  srcs=/etc/apt/sources.list.d/zerofs-deb-src.sources
+  if ! apt-get source --print-uris nfs-ganesha >/dev/null 2>&1; then
+    log "adding a deb-src entry for bookworm ($srcs)"
+    cat > "$srcs" <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt-get update -qq
+  fi
+  mkdir -p "$DEPS_DIR/dl"
+  log "fetching nfs-ganesha $GANESHA_SRC_VERSION source (headers only are used)"
+  ( cd "$DEPS_DIR/dl" && apt-get source --download-only nfs-ganesha >/dev/null 2>&1 || true )
+  orig=$(ls "$DEPS_DIR"/dl/nfs-ganesha_"$GANESHA_SRC_VERSION".orig.tar.* 2>/dev/null | head -n1)
+  [ -n "$orig" ] || die "could not download nfs-ganesha_$GANESHA_SRC_VERSION.orig.tar.* from Debian's source archive"
+  rm -rf "$hdr.tmp" && mkdir -p "$hdr.tmp"
+  tar -xf "$orig" -C "$hdr.tmp" --strip-components=1
+  [ -f "$hdr.tmp/src/include/fsal_api.h" ] || die "$orig has no src/include/fsal_api.h"
+  rm -rf "$hdr" && mv "$hdr.tmp" "$hdr"
+fi
+log "ganesha $gv, headers in $hdr"
+echo "$hdr" > "$DEPS_DIR/ganesha-src-dir"

@@ -1,0 +1,65 @@
+/* tests/testlib.c - see testlib.h */
+#include "testlib.h"
+
+#include <time.h>
+
+int tl_failures;
+const char *tl_current;
+static int passed, failed;
+static const char *filter;
+
+void tl_set_filter(const char *substr)
+{
+	filter = substr;
+}
+
+void tl_run(const char *name, tl_fn fn, void *ctx)
+{
+	struct timespec a, b;
+	if (filter && !strstr(name, filter))
+		return;
+	tl_failures = 0;
+	tl_current = name;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	fn(ctx);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	if (tl_failures) {
+		failed++;
+		printf("FAIL %s (%d failed checks, %.0f ms)\n", name, tl_failures, ms);
+	} else {
+		passed++;
+		printf("ok   %s (%.0f ms)\n", name, ms);
+	}
+	fflush(stdout);
+}
+
+int tl_finish(void)
+{
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed || !passed ? 1 : 0;
+}
+
+unsigned long long tl_seed(void)
+{
+	const char *e = getenv("ZEROFS_TEST_SEED");
+	unsigned long long seed;
+	if (e && *e) {
+		seed = strtoull(e, NULL, 0);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (unsigned long long)ts.tv_sec * 1000003ULL ^ (unsigned long long)ts.tv_nsec;
+	}
+	printf("seed: %llu (replay with ZEROFS_TEST_SEED=%llu)\n", seed, seed);
+	return seed;
+}
+
+void tl_fill_random(void *p, size_t n, unsigned long long *state)
+{
+	unsigned char *c = p;
+	for (size_t i = 0; i < n; i++) {
+		*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+		c[i] = (unsigned char)(*state >> 56);
+	}
+}
