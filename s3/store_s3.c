@@ -100,6 +100,15 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 	struct request *r = ud;
 	size_t len = size * n, name_len;
 	char *colon = memchr(line, ':', len), value[256];
+	if (len > 9 && !strncmp(line, "HTTP/", 5)) {
+		/* A status line starts each response (also "100 Continue"): the
+		 * body callback needs the status before the transfer ends. */
+		const char *sp = memchr(line, ' ', len);
+		r->http = sp ? strtol(sp + 1, NULL, 10) : 0;
+		r->have_length = r->have_range_total = false;
+		r->etag[0] = '\0';
+		return len;
+	}
 	if (!colon)
 		return len;
 	name_len = (size_t)(colon - line);
@@ -312,6 +321,8 @@ static zs3_status perform(struct s3_store *ss, struct request *r, bool condition
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* Keys may contain "." and ".." segments: never let curl squash them. */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)ss->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -338,6 +349,10 @@ static zs3_status perform(struct s3_store *ss, struct request *r, bool condition
 		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
 		curl_easy_setopt(c, CURLOPT_SEEKDATA, r);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+		/* Send large bodies without waiting for "100 Continue". (An empty
+		 * "Expect:" header would suppress it, but curl 7.88 signs that
+		 * header without sending it, and the signature breaks.) */
+		curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 	} else if (!strcmp(r->method, "HEAD")) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (!strcmp(r->method, "DELETE")) {
@@ -350,7 +365,9 @@ static zs3_status perform(struct s3_store *ss, struct request *r, bool condition
 	curl_easy_setopt(c, CURLOPT_USERNAME, NULL);
 	curl_easy_setopt(c, CURLOPT_PASSWORD, NULL);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	give_handle(ss, c, rc == CURLE_OK);
+	/* RGW answers some errors (403, 404) to a PUT without reading its body;
+	 * the unread bytes would prefix the next request on that connection. */
+	give_handle(ss, c, rc == CURLE_OK && (r->http < 300 || !r->body_len));
 
 	if (r->overflow)
 		st = zs3_fail(ZS3_ENOMEM, "%s: out of memory for the response body", what);
@@ -399,7 +416,6 @@ static zs3_status s3_put(struct zs3_store *s, const char *key, const void *data,
 	zs3_md5_raw(data, len, md5);
 	EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16); /* 24 chars + NUL */
 	if ((st = add_header(&r, "Content-MD5: %s", md5_b64)) ||
-	    (st = add_header(&r, "%s", "Expect:")) ||
 	    (st = add_header(&r, "%s", "Content-Type: application/octet-stream")))
 		goto done;
 	if (cond == ZS3_PUT_IF_ABSENT)

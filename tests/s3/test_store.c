@@ -303,20 +303,22 @@ static void t_odd_keys(void *ctx)
 		const char *k = l.entries[i].key;
 		if (i > 0)
 			CHECK(strcmp(l.entries[i - 1].key, k) < 0);
+		size_t before = found;
 		for (size_t j = 0; j < n; j++)
 			if (!strcmp(k + strlen(prefix), names[j]))
 				found++;
+		CHECK_MSG(found == before + 1, "listed key '%s' matches no name", k);
 	}
 	CHECK_MSG(found == n, "found %zu of %zu names exactly", found, n);
 	zs3_list_free(&l);
 
-	/* a long key (S3 allows 1024 bytes) */
+	/* a long key (S3 allows 1024 bytes; leave room for the store's prefix) */
 	char longkey[1025];
 	size_t base = strlen(K(""));
 	memset(longkey, 'k', sizeof(longkey));
 	for (size_t i = 100; i < 1024; i += 100)
 		longkey[i] = '/';
-	longkey[1024 - base] = '\0';
+	longkey[1000 - base] = '\0';
 	snprintf(prefix, sizeof(prefix), "%s%s", K(""), longkey);
 	ST(zs3_put(S, prefix, "long", 4, NULL), ZS3_OK);
 	ST(zs3_get(S, prefix, zs3_range_all(), &b, NULL), ZS3_OK);
