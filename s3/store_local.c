@@ -616,7 +616,8 @@ static zs3_status local_list(struct zs3_store *s, const char *prefix, const char
 	}
 	if ((st = walk_dir(&w, path, path_len, key, key_len)))
 		goto done;
-	qsort(w.all.entries, w.all.count, sizeof(struct zs3_entry), cmp_entry);
+	if (w.all.count > 1)
+		qsort(w.all.entries, w.all.count, sizeof(struct zs3_entry), cmp_entry);
 	*out = w.all;
 	if (out->count > max_keys) {
 		for (i = max_keys; i < out->count; i++)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# README command 2: install what is needed, build (normal and ASan/UBSan),
+# and run every test with ctest. Exit status: 0 only if everything passed.
+#   bash scripts/test.sh [ctest args...]     e.g. -R s3_ to run a subset
+set -euo pipefail
+
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=$(nproc)
+cd "$src"
+
+bash scripts/setup.sh --test
+
+build() { # build DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+echo "== build (RelWithDebInfo)"
+build build
+echo "== build (ASan/UBSan)"
+build build-asan -DZEROFS_SANITIZE=ON
+
+status=0
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs" "$@" || status=1
+echo "== tests under ASan/UBSan"
+# halt_on_error: the first report fails the test, so none hides in a log.
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" "$@" || status=1
+
+if [ $status = 0 ]; then echo "== all tests passed"; else echo "== some tests FAILED"; fi
+exit $status
