@@ -23,7 +23,7 @@ esac
 
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libcurl4-openssl-dev libssl-dev libzstd-dev liburcu-dev libexpat1-dev
-  libntirpc-dev libkrb5-dev nfs-ganesha rpcbind dpkg-dev)
+  libntirpc-dev libkrb5-dev libxxhash-dev nfs-ganesha rpcbind dpkg-dev)
 test_pkgs=(radosgw ceph-mon ceph-osd ceph-common curl libnfs-dev libnfs-utils
   qemu-system-x86 kmod cpio busybox-static)
 
