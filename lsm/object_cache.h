@@ -1,0 +1,45 @@
+/*
+ * lsm/object_cache.h - an on-disk cache of immutable objects (SSTs) in a
+ * directory, with a byte limit and least-recently-used eviction. It survives
+ * restarts: opening scans the directory and adopts what is there (oldest
+ * access time evicted first).
+ *
+ * Only immutable objects may be cached: an object name never changes content.
+ */
+#ifndef ZEROFS_LSM_OBJECT_CACHE_H
+#define ZEROFS_LSM_OBJECT_CACHE_H
+
+#include <stdint.h>
+
+#include "coding.h"
+#include "status.h"
+
+struct lsm_object_cache;
+
+struct lsm_object_cache_stats {
+	uint64_t hits, misses, inserts, evictions;
+	uint64_t bytes, objects;
+};
+
+/* Parses a size in GiB as the seed's SLATEDB_CACHE_SIZE_GB: a positive
+ * decimal number ("10", "0.5"). Anything else is LSM_EINVAL naming the value. */
+lsm_status lsm_parse_cache_size_gb(const char *name, const char *value, uint64_t *bytes);
+
+/* Creates dir if needed. max_bytes must be positive. */
+lsm_status lsm_object_cache_open(const char *dir, uint64_t max_bytes,
+				 struct lsm_object_cache **out);
+void lsm_object_cache_close(struct lsm_object_cache *c);
+
+/* Reads [off, off + len) of the cached object into out (replacing its
+ * contents). LSM_ENOTFOUND if the object is not cached. A range past the end
+ * of the cached file means the file is damaged (callers never ask past an
+ * object's end): it is dropped and the read is a miss. */
+lsm_status lsm_object_cache_read(struct lsm_object_cache *c, const char *name, uint64_t off,
+				 uint64_t len, struct lsm_buf *out);
+/* Caches a whole object. Objects over a quarter of the limit are not cached. */
+lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
+				   const void *data, size_t len);
+void lsm_object_cache_remove(struct lsm_object_cache *c, const char *name);
+void lsm_object_cache_stats(struct lsm_object_cache *c, struct lsm_object_cache_stats *out);
+
+#endif
