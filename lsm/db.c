@@ -1,0 +1,910 @@
+/*
+ * lsm/db.c - opening (fencing and WAL replay), reads, writes, iterators,
+ * checkpoints, garbage collection and closing. See lsm.h for the contract
+ * and db_int.h for the locking rules.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db_int.h"
+#include "merge_iter.h"
+
+#define EPOCH_SHIFT 40 /* SST id = epoch << 40 | counter */
+
+uint64_t lsm_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t lsm_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fill_defaults(struct lsm_options *o)
+{
+#define DEF(f, v) if (!o->f) o->f = (v)
+	DEF(memtable_bytes, 64u << 20);
+	DEF(max_frozen, 2);
+	DEF(flush_interval_ms, 100);
+	DEF(wal_upload_bytes, 8u << 20);
+	DEF(block_size, 4096);
+	DEF(bloom_bits_per_key, 10);
+	DEF(sst_target_bytes, 32u << 20);
+	DEF(l0_compaction_trigger, 4);
+	DEF(l0_max, 16);
+	DEF(max_runs, 8);
+	DEF(block_cache_bytes, 64u << 20);
+	DEF(gc_min_age_ms, 3600u * 1000);
+#undef DEF
+	if (o->compression_level == 0)
+		o->compression_level = 3;
+	else if (o->compression_level < 0)
+		o->compression_level = 0; /* sst_builder: 0 = off */
+	if (o->max_frozen > LSM_MAX_FROZEN - 2)
+		o->max_frozen = LSM_MAX_FROZEN - 2;
+}
+
+/* ---- WAL replay ---- */
+
+struct replay {
+	struct lsm_db *db;
+	uint64_t skip_upto; /* records wholly at or below this seq are in SSTs */
+};
+
+static lsm_status replay_record(void *ctx, uint64_t first_seq, uint32_t count,
+				const uint8_t *body, size_t len)
+{
+	struct replay *r = ctx;
+	struct lsm_db *db = r->db;
+	uint64_t last = first_seq + count - 1;
+	lsm_status st;
+	if (last <= r->skip_upto || last <= db->last_seq)
+		return LSM_OK;
+	if (first_seq <= db->last_seq)
+		return lsm_fail(LSM_ECORRUPT, "WAL record at seq %" PRIu64 " overlaps seq %" PRIu64
+			       " already applied", first_seq, db->last_seq);
+	if ((st = lsm_memtable_apply_body(db->active, body, len, count, first_seq)))
+		return st;
+	db->last_seq = last;
+	return LSM_OK;
+}
+
+/* Applies WAL object `id` to the active memtable: LSM_ENOTFOUND if absent. */
+static lsm_status replay_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto)
+{
+	char key[64];
+	struct zs3_buf b = { 0 };
+	struct lsm_wal_header h;
+	struct replay r = { db, skip_upto };
+	lsm_status st;
+	lsm_wal_key(id, key);
+	zs3_status zst = zs3_get(db->store, key, zs3_range_all(), &b, NULL);
+	if (zst) {
+		st = zst == ZS3_ENOTFOUND ? LSM_ENOTFOUND : lsm_from_zs3(zst);
+	} else {
+		st = lsm_wal_decode(b.data, b.len, &h, replay_record, &r);
+		if (st == LSM_ECORRUPT)
+			st = lsm_fail(LSM_ECORRUPT, "WAL object %s is damaged: %s", key, lsm_last_error());
+		else if (st == LSM_OK && h.wal_id != id)
+			st = lsm_fail(LSM_ECORRUPT, "WAL object %s says it is WAL %" PRIu64, key, h.wal_id);
+	}
+	zs3_buf_free(&b);
+	return st;
+}
+
+/* Replays WAL objects from `from` until one is missing; *next = that id. */
+static lsm_status replay_from(struct lsm_db *db, uint64_t from, uint64_t skip_upto,
+			      uint64_t *next)
+{
+	lsm_status st;
+	for (*next = from;; (*next)++) {
+		st = replay_wal(db, *next, skip_upto);
+		if (st == LSM_ENOTFOUND)
+			return LSM_OK;
+		if (st)
+			return st;
+	}
+}
+
+/* Writes an empty WAL object at the first free id, replaying any that an
+ * older writer managed to add meanwhile. Once it lands, that writer's next
+ * WAL upload fails: it is fenced. */
+static lsm_status fence_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto, uint64_t *fence)
+{
+	struct lsm_buf b = { 0 };
+	struct lsm_wal_encoder e;
+	lsm_status st;
+	for (;;) {
+		char key[64];
+		b.len = 0;
+		if ((st = lsm_wal_encoder_begin(&e, &b, db->writer_epoch, id)) ||
+		    (st = lsm_wal_encoder_finish(&e)))
+			break;
+		lsm_wal_key(id, key);
+		zs3_status zst = zs3_put_if_absent(db->store, key, b.data, b.len, NULL);
+		if (zst == ZS3_OK) {
+			*fence = id;
+			break;
+		}
+		if (zst != ZS3_EPRECONDITION) {
+			st = lsm_from_zs3(zst);
+			break;
+		}
+		if ((st = replay_wal(db, id, skip_upto)) && st != LSM_ENOTFOUND)
+			break;
+		id++;
+	}
+	lsm_buf_free(&b);
+	return st;
+}
+
+/* Takes the tree for writing: the next manifest version with epoch + 1. */
+static lsm_status take_ownership(struct lsm_db *db, struct lsm_manifest *m)
+{
+	lsm_status st = LSM_OK;
+	for (int attempt = 0; attempt < 20; attempt++) {
+		uint64_t latest;
+		lsm_manifest_init(m);
+		if ((st = lsm_manifest_latest_id(db->store, &latest)))
+			return st;
+		if (latest == 0) {
+			m->id = 1;
+			m->writer_epoch = 1;
+		} else {
+			if ((st = lsm_manifest_load(db->store, latest, m)))
+				return st == LSM_ENOTFOUND ? LSM_ETRANSIENT : st;
+			m->id = latest + 1;
+			m->writer_epoch++;
+		}
+		if (m->writer_epoch >= (UINT64_C(1) << 24)) {
+			lsm_manifest_free(m);
+			return lsm_fail(LSM_EINVAL, "writer epoch space exhausted");
+		}
+		m->next_sst_id = m->writer_epoch << EPOCH_SHIFT;
+		st = lsm_manifest_store(db->store, m);
+		if (st != LSM_EFENCED)
+			break;
+		lsm_manifest_free(m); /* another writer opened at the same time: look again */
+	}
+	if (st == LSM_EFENCED)
+		st = lsm_fail(LSM_EFENCED, "could not take the tree: other writers keep opening it");
+	if (st)
+		lsm_manifest_free(m);
+	return st;
+}
+
+static lsm_status load_for_reading(struct lsm_db *db, struct lsm_manifest *m)
+{
+	uint64_t latest;
+	lsm_status st = lsm_manifest_latest_id(db->store, &latest);
+	if (st)
+		return st;
+	if (latest == 0)
+		return lsm_fail(LSM_ENOTFOUND, "%s holds no database (no manifest)",
+				zs3_describe(db->store));
+	if ((st = lsm_manifest_load(db->store, latest, m)))
+		return st;
+	if (!db->o.checkpoint)
+		return LSM_OK;
+	for (size_t i = 0; i < m->checkpoint_count; i++) {
+		if (strcmp(m->checkpoints[i].name, db->o.checkpoint) != 0)
+			continue;
+		uint64_t id = m->checkpoints[i].manifest_id;
+		lsm_manifest_free(m);
+		return lsm_manifest_load(db->store, id, m);
+	}
+	lsm_manifest_free(m);
+	return lsm_fail(LSM_ENOTFOUND, "no checkpoint named '%s'", db->o.checkpoint);
+}
+
+static void db_free(struct lsm_db *db)
+{
+	lsm_memtable_unref(db->active);
+	for (size_t i = 0; i < db->n_frozen; i++)
+		lsm_memtable_unref(db->frozen[i].mt);
+	if (db->version)
+		lsm_version_unref(db->version);
+	lsm_db_close_ssts(db);
+	if (db->block_cache)
+		lsm_block_cache_free(db->block_cache);
+	lsm_object_cache_close(db->object_cache);
+	lsm_buf_free(&db->wal_buf);
+	lsm_buf_free(&db->wal_inflight);
+	pthread_mutex_destroy(&db->write_lock);
+	pthread_mutex_destroy(&db->manifest_lock);
+	pthread_mutex_destroy(&db->compact_lock);
+	pthread_mutex_destroy(&db->upload_lock);
+	pthread_mutex_destroy(&db->lock);
+	pthread_cond_destroy(&db->cond);
+	free(db);
+}
+
+lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
+{
+	struct lsm_db *db;
+	struct lsm_manifest m;
+	pthread_condattr_t ca;
+	lsm_status st;
+
+	*out = NULL;
+	if (!opts || !opts->store)
+		return lsm_fail(LSM_EINVAL, "lsm_open: no object store given");
+	if (opts->checkpoint && !opts->read_only)
+		return lsm_fail(LSM_EINVAL, "a checkpoint can only be opened read-only");
+	if (opts->cache_dir && !opts->cache_dir_bytes)
+		return lsm_fail(LSM_EINVAL, "cache_dir needs a positive cache size");
+	if (!(db = calloc(1, sizeof(*db))))
+		return lsm_fail(LSM_ENOMEM, "out of memory");
+	db->o = *opts;
+	fill_defaults(&db->o);
+	db->store = opts->store;
+	db->read_only = opts->read_only;
+	pthread_mutex_init(&db->write_lock, NULL);
+	pthread_mutex_init(&db->manifest_lock, NULL);
+	pthread_mutex_init(&db->compact_lock, NULL);
+	pthread_mutex_init(&db->upload_lock, NULL);
+	pthread_mutex_init(&db->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	if ((st = lsm_block_cache_new(db->o.block_cache_bytes, 8, &db->block_cache)) ||
+	    (db->o.cache_dir &&
+	     (st = lsm_object_cache_open(db->o.cache_dir, db->o.cache_dir_bytes, &db->object_cache))) ||
+	    (st = lsm_memtable_new(&db->active)))
+		goto fail;
+
+	st = db->read_only ? load_for_reading(db, &m) : take_ownership(db, &m);
+	if (st)
+		goto fail;
+	uint64_t wal_from = m.wal_flushed + 1, skip = m.last_seq, next = wal_from;
+	bool replay = !db->o.checkpoint;
+	db->writer_epoch = m.writer_epoch;
+	db->last_seq = m.last_seq;
+	atomic_init(&db->next_sst_id, m.writer_epoch << EPOCH_SHIFT);
+	if ((st = lsm_version_install(db, &m))) {
+		lsm_manifest_free(&m);
+		goto fail;
+	}
+	if (replay && (st = replay_from(db, wal_from, skip, &next)))
+		goto fail;
+	if (!db->read_only) {
+		uint64_t fence = 0;
+		if ((st = fence_wal(db, next, skip, &fence)))
+			goto fail;
+		db->durable_wal_id = fence;
+		db->wal_pending_id = fence + 1;
+		db->active_last_wal = fence;
+	}
+	atomic_store(&db->visible_seq, db->last_seq);
+	db->last_durable_ms = lsm_now_ms();
+	if (!db->read_only && lsm_memtable_memory(db->active) >= db->o.memtable_bytes &&
+	    (st = lsm_freeze_active(db)))
+		goto fail;
+
+	if (!db->read_only && !db->o.no_background) {
+		if (pthread_create(&db->wal_thread, NULL, lsm_wal_thread, db) != 0) {
+			st = lsm_fail(LSM_ENOMEM, "cannot start the WAL thread");
+			goto fail;
+		}
+		if (pthread_create(&db->bg_thread, NULL, lsm_bg_thread, db) != 0) {
+			pthread_mutex_lock(&db->lock);
+			db->closing = true;
+			pthread_cond_broadcast(&db->cond);
+			pthread_mutex_unlock(&db->lock);
+			pthread_join(db->wal_thread, NULL);
+			st = lsm_fail(LSM_ENOMEM, "cannot start the background thread");
+			goto fail;
+		}
+		db->threads_started = true;
+	}
+	*out = db;
+	return LSM_OK;
+fail:
+	{
+		char detail[512];
+		snprintf(detail, sizeof(detail), "%s", lsm_last_error());
+		db_free(db);
+		return lsm_fail(st, "%s", detail);
+	}
+}
+
+lsm_status lsm_close(struct lsm_db *db)
+{
+	lsm_status st = LSM_OK;
+	if (!db)
+		return LSM_OK;
+	if (!db->read_only && !db->fatal)
+		st = lsm_flush(db); /* best effort: what is durable stays durable anyway */
+	pthread_mutex_lock(&db->lock);
+	db->closing = true;
+	pthread_cond_broadcast(&db->cond);
+	pthread_mutex_unlock(&db->lock);
+	if (db->threads_started) {
+		pthread_join(db->wal_thread, NULL);
+		pthread_join(db->bg_thread, NULL);
+	}
+	db_free(db);
+	return st;
+}
+
+/* ---- reads ---- */
+
+/* What a read looks at: memtables newest first and the SSTs of one version. */
+struct read_view {
+	struct lsm_memtable *mts[LSM_MAX_FROZEN + 1];
+	size_t n_mts;
+	struct lsm_version *v;
+	uint64_t snap;
+};
+
+static void view_take(struct lsm_db *db, struct read_view *rv)
+{
+	pthread_mutex_lock(&db->lock);
+	rv->n_mts = 0;
+	rv->mts[rv->n_mts++] = lsm_memtable_ref(db->active);
+	for (size_t i = db->n_frozen; i-- > 0;)
+		rv->mts[rv->n_mts++] = lsm_memtable_ref(db->frozen[i].mt);
+	rv->v = db->version;
+	atomic_fetch_add(&rv->v->refs, 1);
+	rv->snap = atomic_load(&db->visible_seq);
+	pthread_mutex_unlock(&db->lock);
+}
+
+static void view_drop(struct read_view *rv)
+{
+	for (size_t i = 0; i < rv->n_mts; i++)
+		lsm_memtable_unref(rv->mts[i]);
+	lsm_version_unref(rv->v);
+}
+
+static bool in_range(const struct lsm_sst_info *s, const uint8_t *k, size_t kl)
+{
+	return lsm_ukey_compare(s->smallest, s->smallest_len, k, kl) <= 0 &&
+	       lsm_ukey_compare(k, kl, s->largest, s->largest_len) <= 0;
+}
+
+/* LSM_OK with *type set when a version is found; LSM_ENOTFOUND to go on. */
+static lsm_status probe_sst(struct lsm_db *db, const struct lsm_sst_info *info, const uint8_t *k,
+			    size_t kl, uint64_t snap, enum lsm_type *type, struct lsm_buf *out)
+{
+	struct lsm_sst *sst;
+	lsm_status st;
+	if (!in_range(info, k, kl) || info->min_seq > snap)
+		return LSM_ENOTFOUND;
+	if ((st = lsm_db_sst(db, info, &sst)))
+		return st;
+	return lsm_sst_get(sst, k, kl, snap, type, out);
+}
+
+static lsm_status get_in_view(struct lsm_db *db, struct read_view *rv, const uint8_t *k,
+			      size_t kl, enum lsm_type *type, struct lsm_buf *out)
+{
+	const struct lsm_manifest *m = &rv->v->m;
+	lsm_status st;
+	for (size_t i = 0; i < rv->n_mts; i++)
+		if ((st = lsm_memtable_get(rv->mts[i], k, kl, rv->snap, type, out)) != LSM_ENOTFOUND)
+			return st;
+	for (size_t i = 0; i < m->l0_count; i++)
+		if ((st = probe_sst(db, &m->l0[i], k, kl, rv->snap, type, out)) != LSM_ENOTFOUND)
+			return st;
+	for (size_t r = 0; r < m->run_count; r++) {
+		const struct lsm_run *run = &m->runs[r];
+		size_t lo = 0, hi = run->count;
+		while (lo < hi) { /* the first SST whose largest key >= k */
+			size_t mid = (lo + hi) / 2;
+			if (lsm_ukey_compare(run->ssts[mid].largest, run->ssts[mid].largest_len, k, kl) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < run->count &&
+		    (st = probe_sst(db, &run->ssts[lo], k, kl, rv->snap, type, out)) != LSM_ENOTFOUND)
+			return st;
+	}
+	return LSM_ENOTFOUND;
+}
+
+lsm_status lsm_get(struct lsm_db *db, const void *key, size_t klen, struct lsm_buf *out)
+{
+	struct read_view rv;
+	enum lsm_type type;
+	lsm_status st;
+	atomic_fetch_add(&db->stats.gets, 1);
+	out->len = 0;
+	view_take(db, &rv);
+	st = get_in_view(db, &rv, key, klen, &type, out);
+	view_drop(&rv);
+	if (st)
+		return st;
+	if (type == LSM_TYPE_DELETE) {
+		out->len = 0;
+		return LSM_ENOTFOUND;
+	}
+	if (type != LSM_TYPE_PUT)
+		return lsm_fail(LSM_ECORRUPT, "value of unsupported type %d", (int)type);
+	return LSM_OK;
+}
+
+/* ---- writes ---- */
+
+lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned flags)
+{
+	uint32_t count = lsm_batch_count(batch);
+	uint64_t first, my_wal = 0;
+	lsm_status st;
+
+	if (db->read_only)
+		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+	if (count == 0)
+		return (flags & LSM_WRITE_DURABLE) ? lsm_flush(db) : LSM_OK;
+	pthread_mutex_lock(&db->write_lock);
+	pthread_mutex_lock(&db->lock);
+	/* backpressure: do not outrun flushing and compaction */
+	while (!db->fatal && !db->closing && db->threads_started &&
+	       (db->n_frozen >= db->o.max_frozen || db->version->m.l0_count >= db->o.l0_max)) {
+		db->bg_kick = true;
+		pthread_cond_broadcast(&db->cond);
+		pthread_cond_wait(&db->cond, &db->lock);
+	}
+	if (db->fatal || db->closing) {
+		st = db->fatal ? lsm_fail(db->fatal, "writes are refused: %s", lsm_strstatus(db->fatal))
+			       : lsm_fail(LSM_ECLOSED, "the database is closing");
+		pthread_mutex_unlock(&db->lock);
+		pthread_mutex_unlock(&db->write_lock);
+		return st;
+	}
+	first = db->last_seq + 1;
+	pthread_mutex_unlock(&db->lock);
+
+	/* Readers do not see the batch until visible_seq moves past it. */
+	st = lsm_memtable_apply_batch(db->active, batch, first);
+
+	pthread_mutex_lock(&db->lock);
+	if (st == LSM_OK) {
+		if ((st = lsm_wal_append(db, first, batch))) {
+			/* in the memtable but not in the WAL: we can no longer
+			 * promise durability, so stop taking writes */
+			db->fatal = st;
+		} else {
+			my_wal = db->wal_pending_id;
+			db->last_seq = first + count - 1;
+			atomic_store(&db->visible_seq, db->last_seq);
+			db->active_last_wal = my_wal;
+			atomic_fetch_add(&db->stats.writes, 1);
+			atomic_fetch_add(&db->stats.user_bytes, lsm_batch_byte_size(batch));
+			if (lsm_memtable_memory(db->active) >= db->o.memtable_bytes)
+				st = lsm_freeze_active(db);
+			if (flags & LSM_WRITE_DURABLE || db->wal_buf.len >= db->o.wal_upload_bytes) {
+				db->wal_kick = true;
+				pthread_cond_broadcast(&db->cond);
+			}
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->write_lock);
+	if (st == LSM_OK && (flags & LSM_WRITE_DURABLE))
+		st = lsm_wal_wait_durable(db, my_wal);
+	return st;
+}
+
+lsm_status lsm_flush(struct lsm_db *db)
+{
+	uint64_t target;
+	if (db->read_only)
+		return LSM_OK;
+	pthread_mutex_lock(&db->lock);
+	target = db->wal_enc_open ? db->wal_pending_id : db->wal_pending_id - 1;
+	pthread_mutex_unlock(&db->lock);
+	return lsm_wal_wait_durable(db, target);
+}
+
+/* ---- iterators ---- */
+
+/* Wraps the merge of a read view's sources and holds the view until
+ * destroyed. A view is immutable (its memtables only gain entries above its
+ * snapshot, its SSTs never change), so compaction never needs to know about
+ * it: what compaction drops lives on in the SSTs the view holds. */
+struct view_iter {
+	struct lsm_iter base;
+	struct lsm_iter *inner;
+	struct lsm_db *db;
+	struct read_view rv;
+};
+
+static void vi_seek_first(struct lsm_iter *it) { lsm_iter_seek_first(((struct view_iter *)it)->inner); }
+static void vi_seek(struct lsm_iter *it, const uint8_t *t, size_t n) { lsm_iter_seek(((struct view_iter *)it)->inner, t, n); }
+static void vi_next(struct lsm_iter *it) { lsm_iter_next(((struct view_iter *)it)->inner); }
+static bool vi_valid(const struct lsm_iter *it) { return lsm_iter_valid(((const struct view_iter *)it)->inner); }
+static const uint8_t *vi_key(const struct lsm_iter *it, size_t *n) { return lsm_iter_key(((const struct view_iter *)it)->inner, n); }
+static const uint8_t *vi_value(const struct lsm_iter *it, size_t *n) { return lsm_iter_value(((const struct view_iter *)it)->inner, n); }
+static lsm_status vi_status(const struct lsm_iter *it) { return lsm_iter_status(((const struct view_iter *)it)->inner); }
+
+static void vi_destroy(struct lsm_iter *it)
+{
+	struct view_iter *vi = (struct view_iter *)it;
+	lsm_iter_destroy(vi->inner);
+	view_drop(&vi->rv);
+	free(vi);
+}
+
+static const struct lsm_iter_ops view_iter_ops = {
+	vi_seek_first, vi_seek, vi_next, vi_valid, vi_key, vi_value, vi_status, vi_destroy,
+};
+
+lsm_status lsm_iterator(struct lsm_db *db, const struct lsm_read_options *ro,
+			struct lsm_db_iter **out)
+{
+	struct view_iter *vi = calloc(1, sizeof(*vi));
+	struct lsm_iter **kids = NULL;
+	size_t n = 0;
+	lsm_status st = LSM_OK;
+
+	*out = NULL;
+	if (!vi)
+		return lsm_fail(LSM_ENOMEM, "out of memory");
+	vi->base.ops = &view_iter_ops;
+	vi->db = db;
+	view_take(db, &vi->rv);
+	const struct lsm_manifest *m = &vi->rv.v->m;
+	size_t total = vi->rv.n_mts + m->l0_count;
+	for (size_t r = 0; r < m->run_count; r++)
+		total += m->runs[r].count;
+	if (!(kids = calloc(total ? total : 1, sizeof(*kids)))) {
+		st = lsm_fail(LSM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < vi->rv.n_mts && !st; i++)
+		if ((st = lsm_memtable_iter(vi->rv.mts[i], &kids[n])) == LSM_OK)
+			n++;
+	for (size_t r = 0; r <= m->run_count && !st; r++) {
+		const struct lsm_sst_info *list = r == 0 ? m->l0 : m->runs[r - 1].ssts;
+		size_t cnt = r == 0 ? m->l0_count : m->runs[r - 1].count;
+		for (size_t i = 0; i < cnt && !st; i++) {
+			struct lsm_sst *sst;
+			if ((st = lsm_db_sst(db, &list[i], &sst)) == LSM_OK &&
+			    (st = lsm_sst_iter(sst, &kids[n])) == LSM_OK)
+				n++;
+		}
+	}
+	if (st) {
+		for (size_t i = 0; i < n; i++)
+			lsm_iter_destroy(kids[i]);
+		free(kids);
+		goto fail;
+	}
+	st = lsm_merge_iter_new(kids, n, &vi->inner);
+	free(kids);
+	if (st)
+		goto fail;
+	struct lsm_db_iter_opts o = {
+		.snapshot_seq = vi->rv.snap,
+		.lower = ro ? ro->lower : NULL, .lower_len = ro ? ro->lower_len : 0,
+		.upper = ro ? ro->upper : NULL, .upper_len = ro ? ro->upper_len : 0,
+		.prefix = ro ? ro->prefix : NULL, .prefix_len = ro ? ro->prefix_len : 0,
+	};
+	return lsm_db_iter_new(&vi->base, &o, out); /* takes vi, also on failure */
+fail:
+	vi_destroy(&vi->base);
+	return st;
+}
+
+/* ---- maintenance ---- */
+
+/* Freezes the active memtable and flushes every frozen one to L0. */
+static lsm_status flush_memtables(struct lsm_db *db)
+{
+	lsm_status st;
+	if ((st = lsm_flush(db)))
+		return st;
+	pthread_mutex_lock(&db->write_lock);
+	pthread_mutex_lock(&db->lock);
+	st = lsm_freeze_active(db);
+	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->write_lock);
+	if (st || (st = lsm_flush(db)))
+		return st;
+	for (;;) {
+		bool did;
+		pthread_mutex_lock(&db->lock);
+		size_t left = db->n_frozen;
+		pthread_mutex_unlock(&db->lock);
+		if (!left)
+			return LSM_OK;
+		if ((st = lsm_flush_one(db, &did)))
+			return st;
+		if (!did) { /* the background thread has it: wait for progress */
+			pthread_mutex_lock(&db->lock);
+			if (db->n_frozen == left && !db->fatal)
+				pthread_cond_wait(&db->cond, &db->lock);
+			pthread_mutex_unlock(&db->lock);
+		}
+	}
+}
+
+lsm_status lsm_maintain(struct lsm_db *db)
+{
+	lsm_status st;
+	bool did = true;
+	if (db->read_only)
+		return LSM_OK;
+	if ((st = lsm_wal_upload_pending(db)))
+		return st;
+	while (did)
+		if ((st = lsm_flush_one(db, &did)))
+			return st;
+	return lsm_compact_if_due(db, false, &did);
+}
+
+lsm_status lsm_compact_all(struct lsm_db *db)
+{
+	lsm_status st;
+	bool did;
+	if (db->read_only)
+		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+	if ((st = flush_memtables(db)))
+		return st;
+	return lsm_compact_if_due(db, true, &did);
+}
+
+/* ---- checkpoints ---- */
+
+lsm_status lsm_checkpoint_create(struct lsm_db *db, const char *name)
+{
+	struct lsm_manifest next;
+	lsm_status st;
+	if (db->read_only)
+		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+	if (!name || !*name || strlen(name) > 255)
+		return lsm_fail(LSM_EINVAL, "a checkpoint needs a name of 1 to 255 bytes");
+	if ((st = flush_memtables(db)))
+		return st;
+	pthread_mutex_lock(&db->manifest_lock);
+	if ((st = lsm_manifest_copy(&next, &db->version->m)))
+		goto out;
+	for (size_t i = 0; i < next.checkpoint_count; i++)
+		if (!strcmp(next.checkpoints[i].name, name)) {
+			st = lsm_fail(LSM_EINVAL, "checkpoint '%s' already exists", name);
+			goto out_free;
+		}
+	struct lsm_checkpoint *cps =
+		realloc(next.checkpoints, (next.checkpoint_count + 1) * sizeof(*cps));
+	if (!cps) {
+		st = lsm_fail(LSM_ENOMEM, "out of memory");
+		goto out_free;
+	}
+	next.checkpoints = cps;
+	/* it pins the version being written now, which holds the same SSTs */
+	cps[next.checkpoint_count] = (struct lsm_checkpoint){
+		strdup(name), db->version->m.id + 1, (int64_t)lsm_wall_ms()
+	};
+	if (!cps[next.checkpoint_count].name) {
+		st = lsm_fail(LSM_ENOMEM, "out of memory");
+		goto out_free;
+	}
+	next.checkpoint_count++;
+	st = lsm_install_manifest(db, &next);
+out_free:
+	lsm_manifest_free(&next);
+out:
+	pthread_mutex_unlock(&db->manifest_lock);
+	return st;
+}
+
+lsm_status lsm_checkpoint_delete(struct lsm_db *db, const char *name)
+{
+	struct lsm_manifest next;
+	lsm_status st;
+	size_t w = 0;
+	if (db->read_only)
+		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+	pthread_mutex_lock(&db->manifest_lock);
+	if ((st = lsm_manifest_copy(&next, &db->version->m)) == LSM_OK) {
+		for (size_t i = 0; i < next.checkpoint_count; i++) {
+			if (!strcmp(next.checkpoints[i].name, name))
+				free(next.checkpoints[i].name);
+			else
+				next.checkpoints[w++] = next.checkpoints[i];
+		}
+		if (w == next.checkpoint_count) {
+			st = lsm_fail(LSM_ENOTFOUND, "no checkpoint named '%s'", name);
+		} else {
+			next.checkpoint_count = w;
+			st = lsm_install_manifest(db, &next);
+		}
+		lsm_manifest_free(&next);
+	}
+	pthread_mutex_unlock(&db->manifest_lock);
+	return st;
+}
+
+/* ---- garbage collection ---- */
+
+struct id_set {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+static lsm_status set_add(struct id_set *s, uint64_t id)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *a = realloc(s->ids, cap * sizeof(*a));
+		if (!a)
+			return lsm_fail(LSM_ENOMEM, "out of memory");
+		s->ids = a;
+		s->cap = cap;
+	}
+	s->ids[s->n++] = id;
+	return LSM_OK;
+}
+
+static lsm_status set_add_manifest(struct id_set *s, const struct lsm_manifest *m)
+{
+	lsm_status st = LSM_OK;
+	for (size_t i = 0; i < m->l0_count && !st; i++)
+		st = set_add(s, m->l0[i].id);
+	for (size_t r = 0; r < m->run_count; r++)
+		for (size_t i = 0; i < m->runs[r].count && !st; i++)
+			st = set_add(s, m->runs[r].ssts[i].id);
+	return st;
+}
+
+static bool set_has(const struct id_set *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Deletes objects under prefix whose number `keep` rejects and that are old
+ * enough. Names are <prefix><20 digits><suffix>; others are left alone. */
+static lsm_status sweep(struct lsm_db *db, const char *prefix, bool (*keep)(struct lsm_db *, void *, uint64_t),
+			void *ctx, uint64_t *deleted)
+{
+	char after[ZS3_KEY_MAX + 1] = "";
+	uint64_t now = lsm_wall_ms();
+	for (;;) {
+		struct zs3_list l;
+		zs3_status zst = zs3_list(db->store, prefix, after[0] ? after : NULL, 1000, &l);
+		if (zst)
+			return lsm_from_zs3(zst);
+		for (size_t i = 0; i < l.count; i++) {
+			const char *num = l.entries[i].key + strlen(prefix);
+			char *end;
+			uint64_t id = strtoull(num, &end, 10);
+			if (end - num != 20 || keep(db, ctx, id))
+				continue;
+			if (l.entries[i].mtime_ms <= 0 ||
+			    now - (uint64_t)l.entries[i].mtime_ms < db->o.gc_min_age_ms)
+				continue;
+			zst = zs3_delete(db->store, l.entries[i].key);
+			if (zst) {
+				zs3_list_free(&l);
+				return lsm_from_zs3(zst);
+			}
+			(*deleted)++;
+		}
+		bool more = l.truncated && l.count;
+		if (more)
+			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
+		zs3_list_free(&l);
+		if (!more)
+			return LSM_OK;
+	}
+}
+
+struct gc_ctx {
+	struct id_set live_ssts, pinned_manifests;
+	uint64_t wal_flushed, manifest_id;
+};
+
+static bool keep_sst(struct lsm_db *db, void *ctx, uint64_t id)
+{
+	(void)db;
+	return set_has(&((struct gc_ctx *)ctx)->live_ssts, id);
+}
+
+static bool keep_wal(struct lsm_db *db, void *ctx, uint64_t id)
+{
+	(void)db;
+	return id > ((struct gc_ctx *)ctx)->wal_flushed;
+}
+
+static bool keep_manifest(struct lsm_db *db, void *ctx, uint64_t id)
+{
+	struct gc_ctx *g = ctx;
+	(void)db;
+	/* the current one and its predecessor, and every pinned one */
+	return id + 1 >= g->manifest_id || set_has(&g->pinned_manifests, id);
+}
+
+lsm_status lsm_gc(struct lsm_db *db, uint64_t *deleted)
+{
+	struct gc_ctx g = { 0 };
+	struct lsm_version *v;
+	lsm_status st;
+	*deleted = 0;
+	if (db->read_only)
+		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+	v = lsm_version_ref(db);
+	g.wal_flushed = v->m.wal_flushed;
+	g.manifest_id = v->m.id;
+	st = set_add_manifest(&g.live_ssts, &v->m);
+	for (size_t i = 0; i < v->m.checkpoint_count && !st; i++) {
+		struct lsm_manifest cp;
+		uint64_t id = v->m.checkpoints[i].manifest_id;
+		if ((st = set_add(&g.pinned_manifests, id)) || (st = lsm_manifest_load(db->store, id, &cp)))
+			break;
+		st = set_add_manifest(&g.live_ssts, &cp);
+		lsm_manifest_free(&cp);
+	}
+	lsm_version_unref(v);
+	if (st == LSM_OK)
+		st = sweep(db, "sst/", keep_sst, &g, deleted);
+	if (st == LSM_OK)
+		st = sweep(db, "wal/", keep_wal, &g, deleted);
+	if (st == LSM_OK)
+		st = sweep(db, "manifest/", keep_manifest, &g, deleted);
+	free(g.live_ssts.ids);
+	free(g.pinned_manifests.ids);
+	return st;
+}
+
+/* ---- statistics ---- */
+
+void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->gets = atomic_load(&db->stats.gets);
+	o->writes = atomic_load(&db->stats.writes);
+	o->user_bytes_written = atomic_load(&db->stats.user_bytes);
+	o->wal_uploads = atomic_load(&db->stats.wal_uploads);
+	o->wal_batches = atomic_load(&db->stats.wal_batches);
+	o->wal_bytes = atomic_load(&db->stats.wal_bytes);
+	o->memtable_flushes = atomic_load(&db->stats.flushes);
+	o->l0_bytes_written = atomic_load(&db->stats.l0_bytes);
+	o->compactions = atomic_load(&db->stats.compactions);
+	o->compaction_bytes_written = atomic_load(&db->stats.compaction_bytes);
+	o->disk_cache_hits = atomic_load(&db->stats.disk_hits);
+	o->disk_cache_misses = atomic_load(&db->stats.disk_misses);
+	if (db->block_cache) {
+		struct lsm_block_cache_stats bs;
+		lsm_block_cache_stats(db->block_cache, &bs);
+		o->block_cache_hits = bs.hits;
+		o->block_cache_misses = bs.misses;
+		o->block_cache_bytes = lsm_block_cache_usage(db->block_cache);
+	}
+	pthread_mutex_lock(&db->lock);
+	o->memtable_bytes = lsm_memtable_memory(db->active);
+	for (size_t i = 0; i < db->n_frozen; i++)
+		o->memtable_bytes += lsm_memtable_memory(db->frozen[i].mt);
+	const struct lsm_manifest *m = &db->version->m;
+	o->l0_count = m->l0_count;
+	o->run_count = m->run_count;
+	o->sst_count = m->l0_count;
+	for (size_t r = 0; r < m->run_count; r++)
+		o->sst_count += m->runs[r].count;
+	o->writer_epoch = db->writer_epoch;
+	o->manifest_id = m->id;
+	o->last_durable_ms_ago = lsm_now_ms() - db->last_durable_ms;
+	for (size_t i = 0; i < db->n_ssts; i++) {
+		if (db->ssts[i].sst) {
+			struct lsm_sst_stats ss;
+			lsm_sst_stats(db->ssts[i].sst, &ss);
+			o->bloom_negatives += ss.bloom_negatives;
+			o->bloom_positives += ss.gets - ss.bloom_negatives;
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+}

@@ -1,0 +1,151 @@
+/*
+ * lsm/db_int.h - the database's private state, shared by the files that
+ * implement it: db.c (open, close, reads, writes), db_wal.c (the WAL
+ * uploader and group commit), db_flush.c (memtable flushes, compaction,
+ * manifest updates), db_sst.c (opening SSTs through the caches).
+ *
+ * Locking, outermost first:
+ *   write_lock    serialises writers: sequence numbers, memtable inserts and
+ *                 WAL appends happen in one order.
+ *   manifest_lock serialises manifest updates (flush, compaction, checkpoints).
+ *   lock          guards the small shared state below; never held across I/O.
+ */
+#ifndef ZEROFS_LSM_DB_INT_H
+#define ZEROFS_LSM_DB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "block_cache.h"
+#include "lsm.h"
+#include "manifest.h"
+#include "memtable.h"
+#include "object_cache.h"
+#include "sst_reader.h"
+#include "wal.h"
+
+#define LSM_MAX_FROZEN 64
+
+/* An immutable view of the tree's SSTs, shared by readers (refcounted). */
+struct lsm_version {
+	atomic_int refs;
+	struct lsm_db *db;
+	struct lsm_manifest m;
+};
+
+struct lsm_frozen {
+	struct lsm_memtable *mt;
+	uint64_t last_wal; /* the WAL id holding its last write: flushable once durable */
+};
+
+/* An SST some live version references; its reader is opened on first use
+ * and closed when the last version referencing it goes. */
+struct lsm_open_sst {
+	uint64_t id;
+	uint64_t size;
+	int vrefs; /* live versions referencing it */
+	struct lsm_sst *sst; /* NULL until first read */
+	struct lsm_sst_source *src;
+};
+
+struct lsm_db {
+	struct lsm_options o; /* defaults filled in */
+	struct zs3_store *store;
+	bool read_only;
+
+	pthread_mutex_t write_lock;
+	pthread_mutex_t manifest_lock;
+	pthread_mutex_t compact_lock; /* one compaction at a time */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* broadcast on every change waiters may care about */
+
+	/* writes (lock) */
+	uint64_t last_seq;             /* last sequence number handed out */
+	atomic_uint_fast64_t visible_seq; /* readers see seqs <= this */
+	struct lsm_memtable *active;
+	uint64_t active_last_wal;
+	struct lsm_frozen frozen[LSM_MAX_FROZEN]; /* oldest first */
+	size_t n_frozen;
+
+	/* WAL (lock) */
+	uint64_t writer_epoch;
+	uint64_t wal_pending_id;  /* the id the pending WAL object will get */
+	pthread_mutex_t upload_lock; /* one WAL upload at a time, in id order */
+	struct lsm_buf wal_buf;   /* the pending object, being encoded */
+	struct lsm_buf wal_inflight; /* finished, not yet acknowledged by the store */
+	uint64_t wal_inflight_id, wal_inflight_batches; /* 0 = none */
+	struct lsm_wal_encoder wal_enc;
+	bool wal_enc_open;
+	uint64_t wal_pending_batches;
+	uint64_t durable_wal_id;  /* every WAL id <= this is in the store */
+	uint64_t wal_error_gen;   /* bumped when an upload fails */
+	lsm_status wal_error;
+	bool wal_kick;            /* a durable writer is waiting */
+	uint64_t last_durable_ms;
+
+	/* SST ids: writer epoch in the high 24 bits, a counter below, so two
+	 * writers can never pick the same id */
+	atomic_uint_fast64_t next_sst_id;
+
+	/* tree (lock for the pointer; manifest_lock to change it) */
+	struct lsm_version *version;
+
+	/* opened SSTs (lock) */
+	struct lsm_open_sst *ssts;
+	size_t n_ssts, cap_ssts;
+	struct lsm_block_cache *block_cache;
+	struct lsm_object_cache *object_cache;
+
+	/* state (lock) */
+	lsm_status fatal; /* e.g. LSM_EFENCED: no more writes */
+	bool closing;
+	bool threads_started;
+	pthread_t wal_thread, bg_thread;
+	bool bg_kick;
+
+	struct {
+		atomic_uint_fast64_t gets, bloom_negatives, writes, user_bytes;
+		atomic_uint_fast64_t wal_uploads, wal_batches, wal_bytes;
+		atomic_uint_fast64_t flushes, l0_bytes, compactions, compaction_bytes;
+		atomic_uint_fast64_t disk_hits, disk_misses;
+	} stats;
+};
+
+uint64_t lsm_now_ms(void);
+uint64_t lsm_wall_ms(void);
+
+/* db_wal.c */
+void *lsm_wal_thread(void *arg);
+/* Uploads the pending WAL object now (caller holds nothing). */
+lsm_status lsm_wal_upload_pending(struct lsm_db *db);
+/* Waits until WAL id `id` is durable; the error of a failed upload otherwise. */
+lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id);
+/* Appends a committed batch to the pending WAL object (caller holds lock). */
+lsm_status lsm_wal_append(struct lsm_db *db, uint64_t first_seq, const struct lsm_batch *b);
+
+/* db_flush.c */
+void *lsm_bg_thread(void *arg);
+/* Flushes the oldest frozen memtable if it is flushable; *did says so. */
+lsm_status lsm_flush_one(struct lsm_db *db, bool *did);
+/* Runs a compaction if one is due; *did says so. */
+lsm_status lsm_compact_if_due(struct lsm_db *db, bool force_all, bool *did);
+/* Freezes the active memtable if it holds anything (caller holds lock). */
+lsm_status lsm_freeze_active(struct lsm_db *db);
+/* Installs m as the next manifest version (caller holds manifest_lock; m->id
+ * is set here). */
+lsm_status lsm_install_manifest(struct lsm_db *db, struct lsm_manifest *m);
+
+/* db_sst.c */
+lsm_status lsm_db_sst(struct lsm_db *db, const struct lsm_sst_info *info, struct lsm_sst **out);
+/* Uploads a built SST and caches it locally. */
+lsm_status lsm_db_put_sst(struct lsm_db *db, uint64_t id, const struct lsm_buf *bytes);
+void lsm_db_close_ssts(struct lsm_db *db);
+
+/* versions */
+struct lsm_version *lsm_version_ref(struct lsm_db *db); /* takes lock */
+void lsm_version_unref(struct lsm_version *v);
+/* Makes the manifest (taken over) the current version (caller holds
+ * manifest_lock, not lock). */
+lsm_status lsm_version_install(struct lsm_db *db, struct lsm_manifest *m);
+
+#endif

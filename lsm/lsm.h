@@ -1,0 +1,113 @@
+/*
+ * lsm/lsm.h - the engine's public API: a SlateDB-style LSM tree whose
+ * objects live in an object store (s3/store.h).
+ *
+ * Writes go to a write-ahead log and an in-memory table; the WAL is uploaded
+ * as numbered objects (group commit: concurrent durable writers share one
+ * upload), full memtables become L0 SST objects, and background compaction
+ * merges L0 into sorted runs. A numbered manifest, updated by create-only
+ * PUTs, says which objects make up the tree and which writer owns it.
+ *
+ * Durability: lsm_write() returns once the batch is in the memtable (visible
+ * to readers, lost on a crash) unless LSM_WRITE_DURABLE is set, in which case
+ * it returns only after the object store acknowledged the WAL object holding
+ * it. lsm_flush() makes every write so far durable.
+ *
+ * Thread safety: every call may be made from any thread concurrently, except
+ * lsm_close(), which must be the last call.
+ */
+#ifndef ZEROFS_LSM_H
+#define ZEROFS_LSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coding.h"
+#include "db_iter.h"
+#include "iterator.h"
+#include "status.h"
+#include "store.h"
+#include "write_batch.h"
+
+struct lsm_db;
+
+struct lsm_options {
+	struct zs3_store *store;   /* borrowed: close it after lsm_close() */
+	bool read_only;            /* no writer epoch is taken; nothing is written */
+	const char *checkpoint;    /* with read_only: open the tree as this checkpoint pinned it */
+
+	size_t memtable_bytes;     /* freeze the memtable at this size; 0 = 64 MiB */
+	unsigned max_frozen;       /* writers wait while this many await flushing; 0 = 2 */
+	unsigned flush_interval_ms;/* upload unflushed WAL at least this often; 0 = 100 */
+	size_t wal_upload_bytes;   /* ...or when this many bytes are unflushed; 0 = 8 MiB */
+
+	size_t block_size;         /* SST data block target; 0 = 4096 */
+	int compression_level;     /* zstd level; 0 = 3, negative = off */
+	unsigned bloom_bits_per_key; /* 0 = 10 */
+	size_t sst_target_bytes;   /* compaction output SST size; 0 = 32 MiB */
+	unsigned l0_compaction_trigger; /* compact when L0 holds this many SSTs; 0 = 4 */
+	unsigned l0_max;           /* writers wait while L0 holds this many; 0 = 16 */
+	unsigned max_runs;         /* merge sorted runs beyond this many; 0 = 8 */
+
+	size_t block_cache_bytes;  /* in-memory block cache; 0 = 64 MiB */
+	const char *cache_dir;     /* on-disk object cache; NULL = none */
+	uint64_t cache_dir_bytes;  /* its size limit (required with cache_dir) */
+
+	uint64_t gc_min_age_ms;    /* unreferenced objects younger than this are kept; 0 = 1 h */
+	bool no_background;        /* tests: no background threads; call lsm_maintain() */
+};
+
+lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out);
+/* Uploads what is unflushed (best effort), stops background work, frees. */
+lsm_status lsm_close(struct lsm_db *db);
+
+/* Value of the newest version of key: LSM_OK (value in *out) or LSM_ENOTFOUND. */
+lsm_status lsm_get(struct lsm_db *db, const void *key, size_t klen, struct lsm_buf *out);
+
+#define LSM_WRITE_DURABLE 1u
+/* Applies the batch atomically (all or nothing, also across a crash). */
+lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned flags);
+/* Returns once every write made before the call is durable in the store. */
+lsm_status lsm_flush(struct lsm_db *db);
+
+struct lsm_read_options {
+	const uint8_t *lower; size_t lower_len; /* inclusive; NULL = from the start */
+	const uint8_t *upper; size_t upper_len; /* exclusive; NULL = to the end */
+	const uint8_t *prefix; size_t prefix_len; /* only keys with this prefix; NULL = all */
+};
+/* An iterator over user keys (db_iter.h: seek_first/seek/next/valid/key/
+ * value/status) that sees a consistent snapshot taken when it was created,
+ * and keeps what it needs alive until lsm_db_iter_free(). */
+lsm_status lsm_iterator(struct lsm_db *db, const struct lsm_read_options *ro,
+			struct lsm_db_iter **out);
+
+/* Checkpoints: a named, durable view of the tree as it is now (everything
+ * written before the call). Opening with options.checkpoint reads it. */
+lsm_status lsm_checkpoint_create(struct lsm_db *db, const char *name);
+lsm_status lsm_checkpoint_delete(struct lsm_db *db, const char *name);
+
+/* Runs one round of background work now: WAL upload, memtable flush,
+ * compaction, GC as due. With no_background this is how work happens. */
+lsm_status lsm_maintain(struct lsm_db *db);
+/* Flushes the memtable and compacts everything into one sorted run. */
+lsm_status lsm_compact_all(struct lsm_db *db);
+/* Deletes objects no manifest or checkpoint references (older than min age). */
+lsm_status lsm_gc(struct lsm_db *db, uint64_t *deleted);
+
+struct lsm_stats {
+	uint64_t gets, bloom_negatives, bloom_positives;
+	uint64_t block_cache_hits, block_cache_misses;
+	uint64_t disk_cache_hits, disk_cache_misses;
+	uint64_t writes, user_bytes_written;
+	uint64_t wal_uploads, wal_batches, wal_bytes;
+	uint64_t memtable_flushes, l0_bytes_written;
+	uint64_t compactions, compaction_bytes_written;
+	uint64_t memtable_bytes, block_cache_bytes;
+	uint64_t l0_count, run_count, sst_count;
+	uint64_t writer_epoch, manifest_id;
+	uint64_t last_durable_ms_ago;
+};
+void lsm_stats(struct lsm_db *db, struct lsm_stats *out);
+
+#endif

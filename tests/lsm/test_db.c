@@ -1,0 +1,493 @@
+/*
+ * tests/lsm/test_db.c - the database end to end on a real store (a local
+ * directory; `test_db rgw` runs a shorter model test against the RGW):
+ * a randomized model test, durability across reopen, fencing, checkpoints,
+ * group commit, garbage collection and corruption.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lsm.h"
+#include "store_env.h"
+#include "testlib.h"
+
+static unsigned long long seed;
+static bool use_rgw;
+
+#define LST(expr, want)                                                                  \
+	do {                                                                             \
+		lsm_status st_ = (expr);                                                 \
+		CHECK_MSG(st_ == (want), "%s: got %s, want %s (%s)", #expr,              \
+			  lsm_strstatus(st_), lsm_strstatus(want), lsm_last_error());    \
+	} while (0)
+
+/* A fresh store: a temp directory, or a fresh prefix on the RGW bucket. */
+struct fixture {
+	char *dir;
+	struct zs3_store *store;
+};
+
+static bool fixture_open(struct fixture *f, const char *tag)
+{
+	memset(f, 0, sizeof(*f));
+	if (use_rgw) {
+		struct rgw_env e;
+		struct zs3_s3_config cfg;
+		char prefix[96];
+		if (!rgw_env_load(&e))
+			return false;
+		rgw_env_config(&e, &cfg);
+		snprintf(prefix, sizeof(prefix), "lsm-%s-%llx/", tag, seed & 0xffffffffffULL);
+		cfg.prefix = prefix;
+		return zs3_open_s3(&cfg, &f->store) == ZS3_OK;
+	}
+	f->dir = make_temp_dir(tag);
+	return f->dir && zs3_open_local(f->dir, false, &f->store) == ZS3_OK;
+}
+
+static void fixture_close(struct fixture *f)
+{
+	zs3_close(f->store);
+	rm_rf(f->dir);
+	free(f->dir);
+}
+
+static void small_options(struct lsm_options *o, struct zs3_store *s)
+{
+	memset(o, 0, sizeof(*o));
+	o->store = s;
+	o->memtable_bytes = 64 * 1024; /* many flushes */
+	o->block_size = 1024;
+	o->sst_target_bytes = 64 * 1024; /* many SSTs per run */
+	o->l0_compaction_trigger = 3;
+	o->max_runs = 3;
+	o->block_cache_bytes = 256 * 1024;
+	o->no_background = true;
+}
+
+/* ---- the model: a sorted array of key -> value ---- */
+
+#define NKEYS 600
+struct model {
+	char *val[NKEYS]; /* NULL = absent */
+	size_t len[NKEYS];
+};
+
+static void key_of(int i, char *k, size_t *kl)
+{
+	*kl = (size_t)snprintf(k, 32, "key%05d", i * 7 % NKEYS);
+}
+
+static void model_free(struct model *m)
+{
+	for (int i = 0; i < NKEYS; i++)
+		free(m->val[i]);
+	memset(m, 0, sizeof(*m));
+}
+
+static int key_index(const uint8_t *k, size_t kl)
+{
+	char buf[32];
+	for (int i = 0; i < NKEYS; i++) {
+		size_t n;
+		key_of(i, buf, &n);
+		if (n == kl && !memcmp(buf, k, n))
+			return i;
+	}
+	return -1;
+}
+
+/* Compares every key with a get, and one full scan with the model. */
+static int check_against(struct lsm_db *db, const struct model *m, const char *when)
+{
+	struct lsm_buf v = { 0 };
+	int bad = 0;
+	for (int i = 0; i < NKEYS && bad < 5; i++) {
+		char k[32];
+		size_t kl;
+		key_of(i, k, &kl);
+		lsm_status st = lsm_get(db, k, kl, &v);
+		if (m->val[i] ? (st != LSM_OK || v.len != m->len[i] || memcmp(v.data, m->val[i], v.len))
+			      : st != LSM_ENOTFOUND) {
+			fprintf(stderr, "  %s: get %s: %s (%s), model has %s\n", when, k,
+				lsm_strstatus(st), lsm_last_error(), m->val[i] ? "a value" : "nothing");
+			bad++;
+		}
+	}
+	struct lsm_db_iter *it;
+	size_t seen = 0, want = 0;
+	for (int i = 0; i < NKEYS; i++)
+		want += m->val[i] != NULL;
+	if (lsm_iterator(db, NULL, &it) != LSM_OK)
+		return bad + 1;
+	const uint8_t *prev = NULL;
+	size_t prev_len = 0;
+	char prevbuf[32];
+	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it); lsm_db_iter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = lsm_db_iter_key(it, &kl), *val = lsm_db_iter_value(it, &vl);
+		int i = key_index(k, kl);
+		if (i < 0 || !m->val[i] || vl != m->len[i] || memcmp(val, m->val[i], vl)) {
+			if (bad++ < 5)
+				fprintf(stderr, "  %s: scan yields %.*s wrongly\n", when, (int)kl, k);
+		}
+		if (prev && lsm_ukey_compare(prev, prev_len, k, kl) >= 0)
+			bad++;
+		memcpy(prevbuf, k, kl < 32 ? kl : 31);
+		prev = (const uint8_t *)prevbuf;
+		prev_len = kl < 32 ? kl : 31;
+		seen++;
+	}
+	if (lsm_db_iter_status(it) != LSM_OK || seen != want) {
+		fprintf(stderr, "  %s: scan saw %zu keys, model has %zu (%s)\n", when, seen, want,
+			lsm_strstatus(lsm_db_iter_status(it)));
+		bad++;
+	}
+	lsm_db_iter_free(it);
+	lsm_buf_free(&v);
+	return bad;
+}
+
+static unsigned long long rnd(unsigned long long *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *s >> 33;
+}
+
+static void t_model(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct model m = { 0 };
+	unsigned long long r = seed;
+	int steps = use_rgw ? 400 : 3000, bad = 0, reopens = 0, compactions = 0;
+	REQUIRE(fixture_open(&f, "model"));
+	small_options(&o, f.store);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	struct lsm_batch *b = lsm_batch_new();
+	for (int step = 0; step < steps && bad == 0; step++) {
+		unsigned op = (unsigned)(rnd(&r) % 100);
+		if (op < 80) { /* a batch of 1..8 ops, sometimes durable */
+			int n = 1 + (int)(rnd(&r) % 8);
+			lsm_batch_clear(b);
+			struct { int i; char *v; size_t l; } ops[8];
+			for (int j = 0; j < n; j++) {
+				int i = (int)(rnd(&r) % NKEYS);
+				char k[32];
+				size_t kl;
+				key_of(i, k, &kl);
+				ops[j].i = i;
+				if (rnd(&r) % 4 == 0) {
+					ops[j].v = NULL;
+					CHECK(lsm_batch_delete(b, k, kl) == LSM_OK);
+				} else {
+					size_t l = rnd(&r) % 3 == 0 ? 1 + rnd(&r) % 3000 : rnd(&r) % 40;
+					ops[j].v = malloc(l + 1);
+					ops[j].l = l;
+					for (size_t x = 0; x < l; x++)
+						ops[j].v[x] = (char)('a' + (step + x + (size_t)i) % 26);
+					CHECK(lsm_batch_put(b, k, kl, ops[j].v, l) == LSM_OK);
+				}
+			}
+			lsm_status st = lsm_write(db, b, rnd(&r) % 10 == 0 ? LSM_WRITE_DURABLE : 0);
+			CHECK_MSG(st == LSM_OK, "write: %s", lsm_last_error());
+			for (int j = 0; j < n; j++) { /* later ops of a batch win */
+				free(m.val[ops[j].i]);
+				m.val[ops[j].i] = ops[j].v;
+				m.len[ops[j].i] = ops[j].v ? ops[j].l : 0;
+			}
+		} else if (op < 90) {
+			LST(lsm_maintain(db), LSM_OK);
+		} else if (op < 93) {
+			LST(lsm_compact_all(db), LSM_OK);
+			compactions++;
+		} else if (op < 96) {
+			LST(lsm_close(db), LSM_OK);
+			LST(lsm_open(&o, &db), LSM_OK);
+			if (!db)
+				break;
+			reopens++;
+		} else {
+			char when[64];
+			snprintf(when, sizeof(when), "step %d", step);
+			bad += check_against(db, &m, when);
+		}
+	}
+	bad += check_against(db, &m, "end");
+	LST(lsm_close(db), LSM_OK);
+	LST(lsm_open(&o, &db), LSM_OK);
+	bad += check_against(db, &m, "after the final reopen");
+	struct lsm_stats s;
+	lsm_stats(db, &s);
+	printf("  %d steps, %d reopens, %d full compactions; since the last open: %llu flushes, "
+	       "%llu compactions; %llu SSTs in %llu runs + %llu L0\n", steps, reopens, compactions,
+	       (unsigned long long)s.memtable_flushes, (unsigned long long)s.compactions,
+	       (unsigned long long)s.sst_count, (unsigned long long)s.run_count,
+	       (unsigned long long)s.l0_count);
+	CHECK(bad == 0);
+	lsm_close(db);
+	lsm_batch_free(b);
+	model_free(&m);
+	fixture_close(&f);
+}
+
+static lsm_status put1(struct lsm_db *db, const char *k, const char *v, unsigned flags)
+{
+	struct lsm_batch *b = lsm_batch_new();
+	lsm_status st = lsm_batch_put(b, k, strlen(k), v, strlen(v));
+	if (st == LSM_OK)
+		st = lsm_write(db, b, flags);
+	lsm_batch_free(b);
+	return st;
+}
+
+static bool has(struct lsm_db *db, const char *k, const char *v)
+{
+	struct lsm_buf out = { 0 };
+	lsm_status st = lsm_get(db, k, strlen(k), &out);
+	bool ok = v ? st == LSM_OK && out.len == strlen(v) && !memcmp(out.data, v, out.len)
+		    : st == LSM_ENOTFOUND;
+	lsm_buf_free(&out);
+	return ok;
+}
+
+/* A second writer fences the first: the first's writes fail from then on and
+ * none of them becomes visible. */
+static void t_fencing(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *a, *b;
+	REQUIRE(fixture_open(&f, "fence"));
+	small_options(&o, f.store);
+	REQUIRE(lsm_open(&o, &a) == LSM_OK);
+	LST(put1(a, "k1", "from-a", LSM_WRITE_DURABLE), LSM_OK);
+	LST(put1(a, "k2", "a-not-durable", 0), LSM_OK);
+	REQUIRE(lsm_open(&o, &b) == LSM_OK);
+	CHECK(has(b, "k1", "from-a"));
+	/* A's durable write now fails: its WAL id is taken */
+	LST(put1(a, "k3", "a-after-fence", LSM_WRITE_DURABLE), LSM_EFENCED);
+	LST(put1(a, "k4", "a-later", 0), LSM_EFENCED);
+	LST(lsm_compact_all(a), LSM_EFENCED);
+	LST(put1(b, "k5", "from-b", LSM_WRITE_DURABLE), LSM_OK);
+	lsm_close(a);
+	lsm_close(b);
+	REQUIRE(lsm_open(&o, &b) == LSM_OK);
+	CHECK(has(b, "k1", "from-a"));
+	CHECK(has(b, "k3", NULL));
+	CHECK(has(b, "k4", NULL));
+	CHECK(has(b, "k5", "from-b"));
+	struct lsm_stats s;
+	lsm_stats(b, &s);
+	CHECK(s.writer_epoch == 3);
+	lsm_close(b);
+	fixture_close(&f);
+}
+
+static void t_checkpoint(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o, ro;
+	struct lsm_db *db, *cp;
+	REQUIRE(fixture_open(&f, "ckpt"));
+	small_options(&o, f.store);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	LST(put1(db, "a", "1", 0), LSM_OK);
+	LST(put1(db, "b", "2", 0), LSM_OK);
+	LST(lsm_checkpoint_create(db, "snap1"), LSM_OK);
+	LST(lsm_checkpoint_create(db, "snap1"), LSM_EINVAL);
+	LST(put1(db, "a", "changed", 0), LSM_OK);
+	LST(put1(db, "c", "3", LSM_WRITE_DURABLE), LSM_OK);
+	LST(lsm_compact_all(db), LSM_OK);
+	ro = o;
+	ro.read_only = true;
+	ro.checkpoint = "snap1";
+	REQUIRE(lsm_open(&ro, &cp) == LSM_OK);
+	CHECK(has(cp, "a", "1") && has(cp, "b", "2") && has(cp, "c", NULL));
+	LST(put1(cp, "x", "y", 0), LSM_EINVAL);
+	lsm_close(cp);
+	ro.checkpoint = "nope";
+	LST(lsm_open(&ro, &cp), LSM_ENOTFOUND);
+	/* the live tree moved on */
+	CHECK(has(db, "a", "changed") && has(db, "c", "3"));
+	/* a read-only open without checkpoint sees the latest durable state */
+	ro.checkpoint = NULL;
+	REQUIRE(lsm_open(&ro, &cp) == LSM_OK);
+	CHECK(has(cp, "a", "changed") && has(cp, "c", "3"));
+	lsm_close(cp);
+	LST(lsm_checkpoint_delete(db, "snap1"), LSM_OK);
+	LST(lsm_checkpoint_delete(db, "snap1"), LSM_ENOTFOUND);
+	lsm_close(db);
+	fixture_close(&f);
+}
+
+struct gc_writer {
+	struct lsm_db *db;
+	int id;
+	atomic_int *errors;
+};
+
+static void *durable_writer(void *arg)
+{
+	struct gc_writer *w = arg;
+	for (int i = 0; i < 25; i++) {
+		char k[32], v[32];
+		snprintf(k, sizeof(k), "w%02d-%03d", w->id, i);
+		snprintf(v, sizeof(v), "v%d", i);
+		if (put1(w->db, k, v, LSM_WRITE_DURABLE) != LSM_OK)
+			atomic_fetch_add(w->errors, 1);
+	}
+	return NULL;
+}
+
+/* 16 threads of durable writers share WAL uploads (background threads on). */
+static void t_group_commit(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	pthread_t th[16];
+	struct gc_writer w[16];
+	atomic_int errors = 0;
+	REQUIRE(fixture_open(&f, "group"));
+	memset(&o, 0, sizeof(o));
+	o.store = f.store;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < 16; i++) {
+		w[i] = (struct gc_writer){ db, i, &errors };
+		pthread_create(&th[i], NULL, durable_writer, &w[i]);
+	}
+	for (int i = 0; i < 16; i++)
+		pthread_join(th[i], NULL);
+	struct lsm_stats s;
+	lsm_stats(db, &s);
+	printf("  %llu durable writes in %llu WAL uploads (%.1f per upload)\n",
+	       (unsigned long long)s.writes, (unsigned long long)s.wal_uploads,
+	       (double)s.wal_batches / (double)(s.wal_uploads ? s.wal_uploads : 1));
+	CHECK(errors == 0);
+	CHECK(s.writes == 400);
+	CHECK(s.wal_uploads < s.writes); /* shared, not one upload per write */
+	lsm_close(db);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	CHECK(has(db, "w07-024", "v24") && has(db, "w15-000", "v0"));
+	lsm_close(db);
+	fixture_close(&f);
+}
+
+static void t_gc(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	uint64_t deleted;
+	struct zs3_list l;
+	REQUIRE(fixture_open(&f, "gc"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 4u << 20; /* no freeze per write: nothing runs maintenance here */
+	o.gc_min_age_ms = 1;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 300; i++) {
+			char k[32], v[64];
+			snprintf(k, sizeof(k), "k%04d", i);
+			snprintf(v, sizeof(v), "round %d value %d ..............................", round, i);
+			CHECK(put1(db, k, v, 0) == LSM_OK);
+		}
+		LST(lsm_compact_all(db), LSM_OK);
+	}
+	LST(lsm_checkpoint_create(db, "keep"), LSM_OK);
+	usleep(20 * 1000);
+	LST(lsm_gc(db, &deleted), LSM_OK);
+	CHECK(deleted > 0);
+	struct lsm_stats s;
+	lsm_stats(db, &s);
+	REQUIRE(zs3_list(f.store, "sst/", NULL, 1000, &l) == ZS3_OK);
+	printf("  gc deleted %llu objects; %zu SST objects left for %llu live SSTs\n",
+	       (unsigned long long)deleted, l.count, (unsigned long long)s.sst_count);
+	CHECK(l.count == s.sst_count); /* the checkpoint pins the same SSTs */
+	zs3_list_free(&l);
+	lsm_close(db);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	CHECK(has(db, "k0299", "round 4 value 299 .............................."));
+	lsm_close(db);
+	fixture_close(&f);
+}
+
+/* A damaged SST is reported on read; a damaged WAL object stops the open. */
+static void t_corruption(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct zs3_list l;
+	struct zs3_buf buf = { 0 };
+	REQUIRE(fixture_open(&f, "corrupt"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 4u << 20;
+	o.gc_min_age_ms = 1;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < 200; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "k%04d", i);
+		CHECK(put1(db, k, "some value that takes a few bytes", 0) == LSM_OK);
+	}
+	LST(lsm_compact_all(db), LSM_OK);
+	uint64_t deleted;
+	usleep(20 * 1000);
+	LST(lsm_gc(db, &deleted), LSM_OK); /* leaves only the live SST */
+	lsm_close(db);
+	REQUIRE(zs3_list(f.store, "sst/", NULL, 10, &l) == ZS3_OK && l.count == 1);
+	REQUIRE(zs3_get(f.store, l.entries[0].key, zs3_range_all(), &buf, NULL) == ZS3_OK);
+	buf.data[100] ^= 0x55; /* inside the first data block */
+	REQUIRE(zs3_put(f.store, l.entries[0].key, buf.data, buf.len, NULL) == ZS3_OK);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	struct lsm_buf v = { 0 };
+	LST(lsm_get(db, "k0000", 5, &v), LSM_ECORRUPT);
+	lsm_buf_free(&v);
+	LST(put1(db, "after", "x", LSM_WRITE_DURABLE), LSM_OK);
+	lsm_close(db);
+	zs3_list_free(&l);
+
+	/* now damage the newest WAL object that holds a record */
+	REQUIRE(zs3_list(f.store, "wal/", NULL, 1000, &l) == ZS3_OK && l.count > 0);
+	const char *victim = NULL;
+	for (size_t i = l.count; i-- > 0 && !victim;)
+		if (l.entries[i].size > 64)
+			victim = l.entries[i].key;
+	REQUIRE(victim);
+	REQUIRE(zs3_get(f.store, victim, zs3_range_all(), &buf, NULL) == ZS3_OK);
+	buf.data[40] ^= 0x01;
+	REQUIRE(zs3_put(f.store, victim, buf.data, buf.len, NULL) == ZS3_OK);
+	LST(lsm_open(&o, &db), LSM_ECORRUPT);
+	CHECK(strstr(lsm_last_error(), "damaged") != NULL);
+	zs3_list_free(&l);
+	zs3_buf_free(&buf);
+	fixture_close(&f);
+}
+
+int main(int argc, char **argv)
+{
+	use_rgw = argc > 1 && !strcmp(argv[1], "rgw");
+	if (argc > 2)
+		tl_set_filter(argv[2]);
+	seed = tl_seed();
+	tl_run("model", t_model, NULL);
+	tl_run("fencing", t_fencing, NULL);
+	tl_run("checkpoint", t_checkpoint, NULL);
+	tl_run("group_commit", t_group_commit, NULL);
+	tl_run("gc", t_gc, NULL);
+	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
+		tl_run("corruption", t_corruption, NULL);
+	return tl_finish();
+}
