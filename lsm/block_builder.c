@@ -28,7 +28,7 @@ void lsm_block_builder_reset(struct lsm_block_builder *b)
 
 size_t lsm_block_builder_size(const struct lsm_block_builder *b)
 {
-	/* +4 for the count, +4 for a restart the next entry may add */
+	/* entries + restart array + count: exactly what finish produces */
 	return b->buf.len + b->restarts.len + 4;
 }
 

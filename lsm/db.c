@@ -266,7 +266,9 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 	st = db->read_only ? load_for_reading(db, &m) : take_ownership(db, &m);
 	if (st)
 		goto fail;
-	uint64_t wal_from = m.wal_flushed + 1, skip = m.last_seq, next = wal_from;
+	/* wal_flushed itself may hold batches newer than the SSTs (a WAL object
+	 * can straddle a memtable freeze): replay it too, skipping by seq. */
+	uint64_t wal_from = m.wal_flushed ? m.wal_flushed : 1, skip = m.last_seq, next = wal_from;
 	bool replay = !db->o.checkpoint;
 	db->writer_epoch = m.writer_epoch;
 	db->last_seq = m.last_seq;
@@ -818,7 +820,8 @@ static bool keep_sst(struct lsm_db *db, void *ctx, uint64_t id)
 static bool keep_wal(struct lsm_db *db, void *ctx, uint64_t id)
 {
 	(void)db;
-	return id > ((struct gc_ctx *)ctx)->wal_flushed;
+	/* WAL wal_flushed may still hold unflushed batches (see lsm_open) */
+	return id >= ((struct gc_ctx *)ctx)->wal_flushed;
 }
 
 static bool keep_manifest(struct lsm_db *db, void *ctx, uint64_t id)

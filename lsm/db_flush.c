@@ -51,26 +51,31 @@ lsm_status lsm_install_manifest(struct lsm_db *db, struct lsm_manifest *m)
 	m->writer_epoch = db->writer_epoch;
 	m->next_sst_id = atomic_load(&db->next_sst_id);
 	st = lsm_manifest_store(db->store, m);
-	if (st == LSM_EFENCED) {
-		/* someone wrote that version first: if it has a newer epoch, we are fenced */
-		if (lsm_manifest_latest_id(db->store, &latest_id) == LSM_OK &&
-		    lsm_manifest_load(db->store, latest_id, &latest) == LSM_OK) {
-			if (latest.writer_epoch > db->writer_epoch)
-				st = lsm_fail(LSM_EFENCED,
-					      "manifest %" PRIu64 " has writer epoch %" PRIu64
-					      " > ours (%" PRIu64 "): another writer took over",
-					      latest_id, latest.writer_epoch, db->writer_epoch);
-			lsm_manifest_free(&latest);
-		}
-		pthread_mutex_lock(&db->lock);
-		db->fatal = st;
-		pthread_cond_broadcast(&db->cond);
-		pthread_mutex_unlock(&db->lock);
+	if (st != LSM_EFENCED)
+		return st ? st : lsm_version_install(db, m);
+
+	/* Someone wrote that version first. A newer epoch means we are fenced.
+	 * Our own epoch means an earlier attempt of ours landed although it was
+	 * reported as failed (the store's retries ran out): adopt what is stored
+	 * and let the caller recompute its change from it. */
+	if ((st = lsm_manifest_latest_id(db->store, &latest_id)) ||
+	    (st = lsm_manifest_load(db->store, latest_id, &latest)))
 		return st;
+	if (latest.writer_epoch == db->writer_epoch) {
+		st = lsm_version_install(db, &latest);
+		lsm_manifest_free(&latest);
+		return st ? st : lsm_fail(LSM_ETRANSIENT, "manifest %" PRIu64 " from an earlier "
+					  "attempt was adopted; retry the change", latest_id);
 	}
-	if (st)
-		return st;
-	return lsm_version_install(db, m);
+	st = lsm_fail(LSM_EFENCED, "manifest %" PRIu64 " has writer epoch %" PRIu64
+		      ", ours is %" PRIu64 ": another writer took over",
+		      latest_id, latest.writer_epoch, db->writer_epoch);
+	lsm_manifest_free(&latest);
+	pthread_mutex_lock(&db->lock);
+	db->fatal = st;
+	pthread_cond_broadcast(&db->cond);
+	pthread_mutex_unlock(&db->lock);
+	return st;
 }
 
 static uint64_t alloc_sst_id(struct lsm_db *db)
@@ -134,6 +139,19 @@ lsm_status lsm_flush_one(struct lsm_db *db, bool *did)
 	}
 	mt = lsm_memtable_ref(db->frozen[0].mt);
 	last_wal = db->frozen[0].last_wal;
+	if (last_wal <= db->version->m.wal_flushed && db->version->m.last_seq >= 1 &&
+	    lsm_memtable_seq_range(mt, &min_seq, &max_seq) && max_seq <= db->version->m.last_seq) {
+		/* already in an SST: an adopted manifest holds this flush */
+		lsm_memtable_unref(db->frozen[0].mt);
+		memmove(&db->frozen[0], &db->frozen[1], (db->n_frozen - 1) * sizeof(db->frozen[0]));
+		db->n_frozen--;
+		pthread_cond_broadcast(&db->cond);
+		pthread_mutex_unlock(&db->lock);
+		lsm_memtable_unref(mt);
+		pthread_mutex_unlock(&db->manifest_lock);
+		*did = true;
+		return LSM_OK;
+	}
 	pthread_mutex_unlock(&db->lock);
 
 	sst_options(db, &so);

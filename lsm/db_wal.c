@@ -176,8 +176,8 @@ void *lsm_wal_thread(void *arg)
 		lsm_status st = lsm_wal_upload_pending(db);
 		pthread_mutex_lock(&db->lock);
 		if (st && st != LSM_EFENCED) {
-			/* the store is failing: back off, up to 5 s between tries */
-			backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
+			/* the store is failing: back off, up to 1 s between tries */
+			backoff = backoff ? (backoff * 2 > 1000 ? 1000 : backoff * 2) : 50;
 			next_due = lsm_now_ms() + backoff;
 		} else {
 			backoff = 0;

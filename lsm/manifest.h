@@ -44,7 +44,9 @@ struct lsm_checkpoint {
 struct lsm_manifest {
 	uint64_t id;           /* this version's number; must match the object name */
 	uint64_t writer_epoch; /* bumped by every writer that opens the tree */
-	uint64_t wal_flushed;  /* every WAL object with id <= this is in SSTs */
+	uint64_t wal_flushed;  /* WAL objects below this are wholly in SSTs; this one
+				* may also hold newer batches (replay it, skipping
+				* seqs <= last_seq) */
 	uint64_t last_seq;     /* highest sequence number in SSTs */
 	uint64_t next_sst_id;  /* SST ids are allocated from here (epoch in the high bits) */
 	struct lsm_sst_info *l0; /* newest first */

@@ -152,11 +152,13 @@ static int cmp_node(const struct node *n, const uint8_t *uk, size_t ulen, uint64
 static struct node *find_ge(struct lsm_memtable *mt, const uint8_t *uk, size_t ulen,
 			    uint64_t trailer, struct node **prev)
 {
-	struct node *x = mt->head;
+	struct node *x = mt->head, *known_ge = NULL;
 	int level = atomic_load_explicit(&mt->height, memory_order_relaxed) - 1;
 	for (;;) {
 		struct node *nx = atomic_load_explicit(&x->next[level], memory_order_acquire);
-		if (nx && cmp_node(nx, uk, ulen, trailer) < 0) {
+		/* a level down often leads to the node just found >= target: no
+		 * need to compare it again */
+		if (nx && nx != known_ge && cmp_node(nx, uk, ulen, trailer) < 0) {
 			x = nx;
 			continue;
 		}
@@ -164,6 +166,7 @@ static struct node *find_ge(struct lsm_memtable *mt, const uint8_t *uk, size_t u
 			prev[level] = x;
 		if (level == 0)
 			return nx;
+		known_ge = nx;
 		level--;
 	}
 }

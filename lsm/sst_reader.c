@@ -166,6 +166,9 @@ static lsm_status open_sst(struct lsm_sst *sst)
 	if (st)
 		return st;
 	sst->has_filter = filter.size != 0;
+	if (!sst->has_filter && filter.off != 0)
+		return lsm_fail(LSM_ECORRUPT, "sst footer: bad filter handle (%llu, 0)",
+				(unsigned long long)filter.off);
 	if ((st = check_handle(&index, footer_off, "index")) ||
 	    (st = check_handle(&meta, footer_off, "meta")) ||
 	    (sst->has_filter && (st = check_handle(&filter, footer_off, "filter"))))

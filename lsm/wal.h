@@ -1,7 +1,7 @@
 /*
  * lsm/wal.h - WAL objects: the write batches committed since the previous WAL
- * object, as one immutable object (`wal/<id, 20 digits>`, manifest.h names
- * it). Byte layout: docs/FORMAT.md, "WAL objects".
+ * object, as one immutable object (`wal/<id, 20 digits>.wal`, named by
+ * lsm_wal_key in manifest.h). Byte layout: docs/FORMAT.md, "WAL objects".
  *
  *   header  | record 0 | record 1 | ... | trailer
  *

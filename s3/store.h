@@ -10,8 +10,8 @@
  *  - Every operation is safe to call from many threads at once.
  *  - A put is atomic: readers see the old object or the new one, never a mix.
  *  - ETags are the lowercase hex MD5 of the object's bytes (what S3 returns for
- *    a single-part PUT). The retry layer relies on this to resolve a
- *    conditional write whose reply was lost (see store_retry.c). It also means
+ *    a single-part PUT). store.c relies on this to settle a conditional write
+ *    whose reply was lost and which was then retried. It also means
  *    compare-and-swap compares content: rewriting identical bytes keeps the
  *    ETag, so callers that CAS must make each new version's bytes differ
  *    (the LSM manifest carries a version number).
@@ -129,6 +129,8 @@ struct zs3_store;
 /* Operations. `out` arguments may be NULL where marked. */
 zs3_status zs3_put(struct zs3_store *s, const char *key, const void *data, size_t len,
 		   struct zs3_meta *out /* may be NULL */);
+/* Conditional puts are idempotent: one that finds the object already holding
+ * exactly its bytes succeeds (it is a retry whose earlier attempt landed). */
 zs3_status zs3_put_if_absent(struct zs3_store *s, const char *key, const void *data,
 			     size_t len, struct zs3_meta *out /* may be NULL */);
 zs3_status zs3_put_if_match(struct zs3_store *s, const char *key, const void *data,
