@@ -92,11 +92,14 @@ static lsm_status check_handle(const struct handle *h, uint64_t end, const char 
 	return LSM_OK;
 }
 
-/* Prefixes the current error detail with the block it came from. */
+/* Prefixes the current error detail with the block it came from
+ * (off UINT64_MAX: the index block, which needs no offset). */
 static lsm_status annotate(lsm_status st, const char *what, uint64_t off)
 {
 	char detail[256];
 	snprintf(detail, sizeof(detail), "%s", lsm_last_error());
+	if (off == UINT64_MAX)
+		return lsm_fail(st, "%s: %s", what, detail);
 	return lsm_fail(st, "%s at %llu: %s", what, (unsigned long long)off, detail);
 }
 
@@ -388,8 +391,9 @@ static void skip_to_entry(struct sst_iter *it)
 		}
 		lsm_iter_next(&it->index_it.base);
 		if (!it->index_it.valid) {
-			it->st = it->index_it.st ? annotate(it->index_it.st, "sst index block", 0)
-						 : LSM_OK;
+			it->st = it->index_it.st
+					 ? annotate(it->index_it.st, "sst index block", UINT64_MAX)
+					 : LSM_OK;
 			ref_release(it->sst, &it->blk);
 			return;
 		}
@@ -399,7 +403,13 @@ static void skip_to_entry(struct sst_iter *it)
 	}
 }
 
-static void si_position(struct sst_iter *it, const uint8_t *target, size_t len)
+/*
+ * Seeks to the first entry >= target (the first entry if target is NULL).
+ * With ulen_limit set, it does not move past the block the index names unless
+ * the entry could still have user key target[0..ulen_limit): see lsm_sst_get.
+ */
+static void si_position_for(struct sst_iter *it, const uint8_t *target, size_t len,
+			    const size_t *ulen_limit)
 {
 	it->st = LSM_OK;
 	it->data_it.valid = false;
@@ -408,7 +418,8 @@ static void si_position(struct sst_iter *it, const uint8_t *target, size_t len)
 	else
 		lsm_iter_seek_first(&it->index_it.base);
 	if (!it->index_it.valid) {
-		it->st = it->index_it.st;
+		it->st = it->index_it.st ? annotate(it->index_it.st, "sst index block", UINT64_MAX)
+					 : LSM_OK;
 		ref_release(it->sst, &it->blk);
 		return;
 	}
@@ -418,7 +429,21 @@ static void si_position(struct sst_iter *it, const uint8_t *target, size_t len)
 		lsm_iter_seek(&it->data_it.base, target, len);
 	else
 		lsm_iter_seek_first(&it->data_it.base);
+	if (ulen_limit && !it->data_it.valid && !it->data_it.st) {
+		/* Every key of the next block is > this block's separator. If
+		 * the separator's user key is not the one looked up (it is then
+		 * greater), no later entry can have that user key either. */
+		size_t sl;
+		const uint8_t *sep = lsm_iter_key(&it->index_it.base, &sl);
+		if (lsm_ukey_compare(sep, lsm_ikey_user_len(sl), target, *ulen_limit) != 0)
+			return;
+	}
 	skip_to_entry(it);
+}
+
+static void si_position(struct sst_iter *it, const uint8_t *target, size_t len)
+{
+	si_position_for(it, target, len, NULL);
 }
 
 static void si_seek_first(struct lsm_iter *base)
@@ -545,7 +570,7 @@ lsm_status lsm_sst_get(struct lsm_sst *sst, const uint8_t *user_key, size_t ulen
 
 	struct sst_iter it;
 	si_init(&it, sst);
-	si_position(&it, target, ulen + LSM_IKEY_TRAILER);
+	si_position_for(&it, target, ulen + LSM_IKEY_TRAILER, &ulen);
 	lsm_status st = LSM_ENOTFOUND;
 	size_t kl, vl;
 	const uint8_t *k, *v;

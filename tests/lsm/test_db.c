@@ -111,7 +111,8 @@ static int check_against(struct lsm_db *db, const struct model *m, const char *w
 		size_t kl;
 		key_of(i, k, &kl);
 		lsm_status st = lsm_get(db, k, kl, &v);
-		if (m->val[i] ? (st != LSM_OK || v.len != m->len[i] || memcmp(v.data, m->val[i], v.len))
+		if (m->val[i] ? (st != LSM_OK || v.len != m->len[i] ||
+				 (v.len && memcmp(v.data, m->val[i], v.len)))
 			      : st != LSM_ENOTFOUND) {
 			fprintf(stderr, "  %s: get %s: %s (%s), model has %s\n", when, k,
 				lsm_strstatus(st), lsm_last_error(), m->val[i] ? "a value" : "nothing");
@@ -131,7 +132,7 @@ static int check_against(struct lsm_db *db, const struct model *m, const char *w
 		size_t kl, vl;
 		const uint8_t *k = lsm_db_iter_key(it, &kl), *val = lsm_db_iter_value(it, &vl);
 		int i = key_index(k, kl);
-		if (i < 0 || !m->val[i] || vl != m->len[i] || memcmp(val, m->val[i], vl)) {
+		if (i < 0 || !m->val[i] || vl != m->len[i] || (vl && memcmp(val, m->val[i], vl))) {
 			if (bad++ < 5)
 				fprintf(stderr, "  %s: scan yields %.*s wrongly\n", when, (int)kl, k);
 		}

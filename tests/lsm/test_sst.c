@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "block.h"
+#include "block_builder.h"
 #include "block_cache.h"
 #include "coding.h"
 #include "ikey.h"
@@ -756,6 +757,56 @@ static void t_corruption(void *ctx)
 	ds_free(&d);
 }
 
+/* Rebuilds obj (compression off) with the first index entry's handle
+ * replaced: data, filter and meta copied, index re-encoded, footer redone. */
+static bool rewrite_first_handle(const struct lsm_buf *obj, const struct regions *r,
+				 uint64_t off, uint64_t size, struct lsm_buf *out)
+{
+	uint8_t *owned;
+	const uint8_t *raw;
+	size_t rn;
+	struct lsm_block ib;
+	if (lsm_block_unwrap(obj->data + r->index_off, r->index_size, "i", 0, &owned, &raw, &rn) ||
+	    owned || lsm_block_parse(raw, rn, &ib))
+		return false;
+	struct lsm_block_builder bb;
+	lsm_block_builder_init(&bb, 1);
+	struct lsm_block_iter it;
+	lsm_block_iter_init(&it, &ib);
+	bool first = true;
+	for (lsm_iter_seek_first(&it.base); lsm_iter_valid(&it.base); lsm_iter_next(&it.base)) {
+		size_t kl, vl;
+		const uint8_t *k = lsm_iter_key(&it.base, &kl), *v = lsm_iter_value(&it.base, &vl);
+		uint8_t h[20];
+		if (first) {
+			vl = lsm_enc_varint(h, off);
+			vl += lsm_enc_varint(h + vl, size);
+			v = h;
+			first = false;
+		}
+		lsm_block_builder_add(&bb, k, kl, v, vl);
+	}
+	lsm_block_iter_fini(&it);
+	const uint8_t *bp;
+	size_t bn;
+	lsm_block_builder_finish(&bb, &bp, &bn);
+	/* data + filter, new index, meta, footer */
+	lsm_buf_append(out, obj->data, (size_t)r->index_off);
+	uint64_t ioff = out->len;
+	lsm_block_store(out, bp, bn, 0, NULL);
+	uint64_t isize = out->len - ioff, moff = out->len;
+	lsm_buf_append(out, obj->data + r->meta_off, (size_t)r->meta_size);
+	uint8_t f[68];
+	memcpy(f, obj->data + obj->len - 68, 68);
+	lsm_enc_fixed64(f, ioff);
+	lsm_enc_fixed64(f + 8, isize);
+	lsm_enc_fixed64(f + 32, moff);
+	lsm_enc_fixed64(f + 52, lsm_checksum(f, 52));
+	lsm_buf_append(out, f, 68);
+	lsm_block_builder_free(&bb);
+	return true;
+}
+
 /* Blocks whose checksums are right but whose contents lie. */
 static void t_corruption_checksummed(void *ctx)
 {
@@ -813,6 +864,37 @@ static void t_corruption_checksummed(void *ctx)
 	p[plen] = 9;
 	lsm_enc_fixed64(p + plen + 1, lsm_checksum(p, plen + 1));
 	CHECK(lsm_sst_get(sst, d.e[0].k, d.e[0].kl - 8, LSM_SEQ_MAX, &t, &val) == LSM_ECORRUPT);
+	lsm_sst_close(sst);
+
+	/* an index entry whose handle points at no block (checksum fixed up) */
+	lsm_buf_free(&obj);
+	REQUIRE(build(&d, &o, &obj) == LSM_OK);
+	p = obj.data;
+	uint8_t *ix = p + r.index_off;
+	size_t ixlen = (size_t)r.index_size - 9;
+	REQUIRE(ix[0] == 0 && ix[1] < 0x80 && ix[2] < 0x80 && ix[3 + ix[1]] == 0); /* offset 0 */
+	ix[3 + ix[1]] = 0x7f;
+	lsm_enc_fixed64(ix + ixlen + 1, lsm_checksum(ix, ixlen + 1));
+	mo.data = obj.data;
+	REQUIRE(lsm_sst_open(lsm_read_mem, &mo, obj.len, NULL, 0, &sst) == LSM_OK);
+	CHECK(lsm_sst_get(sst, d.e[0].k, d.e[0].kl - 8, LSM_SEQ_MAX, &t, &val) == LSM_ECORRUPT);
+	CHECK(open_and_read(obj.data, obj.len, &d, false, &(unsigned){ 0 }) == LSM_ECORRUPT);
+	lsm_sst_close(sst);
+
+	/* ... or past the data blocks: rebuild the object with an index whose
+	 * first handle is (data_end - 5, 100), everything else intact */
+	lsm_buf_free(&obj);
+	REQUIRE(build(&d, &o, &obj) == LSM_OK);
+	struct lsm_buf fixed = { 0 };
+	REQUIRE(rewrite_first_handle(&obj, &r, r.data_end - 5, 100, &fixed));
+	mo = (struct lsm_mem_object){ fixed.data, fixed.len };
+	REQUIRE(lsm_sst_open(lsm_read_mem, &mo, fixed.len, NULL, 0, &sst) == LSM_OK);
+	CHECK(lsm_sst_get(sst, d.e[0].k, d.e[0].kl - 8, LSM_SEQ_MAX, &t, &val) == LSM_ECORRUPT);
+	CHECK(strstr(lsm_last_error(), "bad block handle") != NULL);
+	/* the other blocks still read */
+	const struct ent *last = &d.e[d.n - 1];
+	CHECK(lsm_sst_get(sst, last->k, last->kl - 8, LSM_SEQ_MAX, &t, &val) == LSM_OK);
+	lsm_buf_free(&fixed);
 	lsm_sst_close(sst);
 
 	/* an entry of an unknown type: checksummed, so only the type check catches it */
