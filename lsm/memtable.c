@@ -326,7 +326,9 @@ lsm_status lsm_memtable_get(struct lsm_memtable *mt, const void *user_key, size_
 	*type = lsm_ikey_type(node_key(n), n->klen);
 	if (value) {
 		value->len = 0;
-		return lsm_buf_append(value, node_value(n), n->vlen);
+		/* never leave data NULL, even for an empty value: callers memcmp it */
+		lsm_status st = lsm_buf_reserve(value, (size_t)n->vlen + 1);
+		return st ? st : lsm_buf_append(value, node_value(n), n->vlen);
 	}
 	return LSM_OK;
 }

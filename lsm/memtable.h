@@ -58,7 +58,8 @@ lsm_status lsm_memtable_apply_body(struct lsm_memtable *mt, const uint8_t *body,
 
 /* Reader side. The newest version of user_key with seq <= snapshot_seq:
  * LSM_OK with *type (PUT, DELETE or BLOB_REF) and, if value is not NULL, the
- * value copied into it (value->len reset first; a delete leaves it empty);
+ * value copied into it (value->len reset first; a delete leaves it empty;
+ * value->data is never NULL afterwards);
  * LSM_ENOTFOUND if no version is visible; LSM_ENOMEM. A tombstone is LSM_OK
  * with type DELETE, so that the caller stops looking in older sources. */
 lsm_status lsm_memtable_get(struct lsm_memtable *mt, const void *user_key, size_t ulen,
