@@ -424,6 +424,53 @@ static void t_gc(void *ctx)
 	fixture_close(&f);
 }
 
+/* SSTs are read through the on-disk object cache, which survives a restart. */
+static void t_object_cache(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_stats s;
+	char *cache = make_temp_dir("objcache");
+	REQUIRE(cache && fixture_open(&f, "cached"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 4u << 20;
+	o.cache_dir = cache;
+	o.cache_dir_bytes = 64u << 20;
+	o.block_cache_bytes = 4096; /* so that reads go past the block cache */
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < 500; i++) {
+		char k[32], v[64];
+		snprintf(k, sizeof(k), "k%04d", i);
+		snprintf(v, sizeof(v), "value %d", i);
+		CHECK(put1(db, k, v, 0) == LSM_OK);
+	}
+	LST(lsm_compact_all(db), LSM_OK); /* the new SST is cached as it is written */
+	lsm_close(db);
+	struct zs3_stats before, after;
+	zs3_stats(f.store, &before);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < 500; i += 7) {
+		char k[32], v[64];
+		snprintf(k, sizeof(k), "k%04d", i);
+		snprintf(v, sizeof(v), "value %d", i);
+		CHECK(has(db, k, v));
+	}
+	lsm_stats(db, &s);
+	zs3_stats(f.store, &after);
+	printf("  disk cache: %llu hits, %llu misses; store GETs during reads: %llu\n",
+	       (unsigned long long)s.disk_cache_hits, (unsigned long long)s.disk_cache_misses,
+	       (unsigned long long)(after.requests[ZS3_OP_GET] - before.requests[ZS3_OP_GET]));
+	CHECK(s.disk_cache_hits > 0 && s.disk_cache_misses == 0);
+	/* the only GETs are the open's manifest and WAL reads, not SST blocks */
+	CHECK(after.requests[ZS3_OP_GET] - before.requests[ZS3_OP_GET] <= 4);
+	lsm_close(db);
+	fixture_close(&f);
+	rm_rf(cache);
+	free(cache);
+}
+
 /* A damaged SST is reported on read; a damaged WAL object stops the open. */
 static void t_corruption(void *ctx)
 {
@@ -488,6 +535,7 @@ int main(int argc, char **argv)
 	tl_run("checkpoint", t_checkpoint, NULL);
 	tl_run("group_commit", t_group_commit, NULL);
 	tl_run("gc", t_gc, NULL);
+	tl_run("object_cache", t_object_cache, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
 		tl_run("corruption", t_corruption, NULL);
 	return tl_finish();
