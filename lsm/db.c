@@ -43,6 +43,7 @@ static void fill_defaults(struct lsm_options *o)
 	DEF(max_runs, 8);
 	DEF(block_cache_bytes, 64u << 20);
 	DEF(gc_min_age_ms, 3600u * 1000);
+	DEF(gc_interval_ms, 600u * 1000);
 #undef DEF
 	if (o->compression_level == 0)
 		o->compression_level = 3;

@@ -475,8 +475,17 @@ out:
 void *lsm_bg_thread(void *arg)
 {
 	struct lsm_db *db = arg;
+	uint64_t next_gc = lsm_now_ms() + db->o.gc_interval_ms;
 	pthread_mutex_lock(&db->lock);
 	while (!db->closing && !db->fatal) {
+		if (lsm_now_ms() >= next_gc) {
+			uint64_t deleted;
+			pthread_mutex_unlock(&db->lock);
+			(void)lsm_gc(db, &deleted); /* a failure is retried next interval */
+			pthread_mutex_lock(&db->lock);
+			next_gc = lsm_now_ms() + db->o.gc_interval_ms;
+			continue;
+		}
 		if (!db->bg_kick) {
 			struct timespec ts;
 			uint64_t due = lsm_now_ms() + 1000;

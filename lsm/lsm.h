@@ -55,6 +55,7 @@ struct lsm_options {
 	uint64_t cache_dir_bytes;  /* its size limit (required with cache_dir) */
 
 	uint64_t gc_min_age_ms;    /* unreferenced objects younger than this are kept; 0 = 1 h */
+	uint64_t gc_interval_ms;   /* background GC runs this often; 0 = 10 min */
 	bool no_background;        /* tests: no background threads; call lsm_maintain() */
 };
 

@@ -159,6 +159,63 @@ static unsigned long long rnd(unsigned long long *s)
 	return *s >> 33;
 }
 
+/* A scan with random bounds, or a prefix, against the model. */
+static int check_range(struct lsm_db *db, const struct model *m, unsigned long long *r)
+{
+	char lo[32], hi[32], pre[32];
+	struct lsm_read_options ro = { 0 };
+	struct lsm_db_iter *it;
+	int bad = 0;
+	if (rnd(r) % 2) {
+		snprintf(lo, sizeof(lo), "key%05d", (int)(rnd(r) % NKEYS));
+		snprintf(hi, sizeof(hi), "key%05d", (int)(rnd(r) % NKEYS));
+		if (strcmp(lo, hi) > 0) {
+			char t[32];
+			memcpy(t, lo, 32);
+			memcpy(lo, hi, 32);
+			memcpy(hi, t, 32);
+		}
+		ro.lower = (const uint8_t *)lo;
+		ro.lower_len = strlen(lo);
+		ro.upper = (const uint8_t *)hi;
+		ro.upper_len = strlen(hi);
+	} else {
+		snprintf(pre, sizeof(pre), "key%03d", (int)(rnd(r) % (NKEYS / 100 + 1)));
+		ro.prefix = (const uint8_t *)pre;
+		ro.prefix_len = strlen(pre);
+	}
+	size_t want = 0, seen = 0;
+	for (int i = 0; i < NKEYS; i++) {
+		char k[32];
+		size_t kl;
+		key_of(i, k, &kl);
+		bool in = ro.prefix ? strncmp(k, pre, ro.prefix_len) == 0
+				    : strcmp(k, lo) >= 0 && strcmp(k, hi) < 0;
+		want += in && m->val[i];
+	}
+	if (lsm_iterator(db, &ro, &it) != LSM_OK)
+		return 1;
+	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it); lsm_db_iter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = lsm_db_iter_key(it, &kl), *v = lsm_db_iter_value(it, &vl);
+		int i = key_index(k, kl);
+		char key[32];
+		snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+		bool in = ro.prefix ? strncmp(key, pre, ro.prefix_len) == 0
+				    : strcmp(key, lo) >= 0 && strcmp(key, hi) < 0;
+		if (i < 0 || !in || !m->val[i] || vl != m->len[i] || (vl && memcmp(v, m->val[i], vl)))
+			bad++;
+		seen++;
+	}
+	if (lsm_db_iter_status(it) != LSM_OK || seen != want) {
+		fprintf(stderr, "  range scan (%s): saw %zu keys, model has %zu\n",
+			ro.prefix ? "prefix" : "bounds", seen, want);
+		bad++;
+	}
+	lsm_db_iter_free(it);
+	return bad;
+}
+
 static void t_model(void *ctx)
 {
 	(void)ctx;
@@ -214,6 +271,8 @@ static void t_model(void *ctx)
 			if (!db)
 				break;
 			reopens++;
+		} else if (op < 98) {
+			bad += check_range(db, &m, &r);
 		} else {
 			char when[64];
 			snprintf(when, sizeof(when), "step %d", step);
@@ -519,6 +578,16 @@ static void t_corruption(void *ctx)
 	REQUIRE(zs3_put(f.store, victim, buf.data, buf.len, NULL) == ZS3_OK);
 	LST(lsm_open(&o, &db), LSM_ECORRUPT);
 	CHECK(strstr(lsm_last_error(), "damaged") != NULL);
+	zs3_list_free(&l);
+
+	/* and the newest manifest: the tree refuses to open rather than guess */
+	REQUIRE(zs3_list(f.store, "manifest/", NULL, 1000, &l) == ZS3_OK && l.count > 0);
+	const char *newest = l.entries[l.count - 1].key;
+	REQUIRE(zs3_get(f.store, newest, zs3_range_all(), &buf, NULL) == ZS3_OK);
+	buf.data[buf.len / 2] ^= 0x10;
+	REQUIRE(zs3_put(f.store, newest, buf.data, buf.len, NULL) == ZS3_OK);
+	LST(lsm_open(&o, &db), LSM_ECORRUPT);
+	CHECK(strstr(lsm_last_error(), "manifest") != NULL);
 	zs3_list_free(&l);
 	zs3_buf_free(&buf);
 	fixture_close(&f);
