@@ -1,0 +1,40 @@
+/*
+ * fsal_zerofs/fs_int.h - what fs.c (namespace, attributes) and fs_data.c
+ * (file contents) share.
+ */
+#ifndef ZEROFS_FS_INT_H
+#define ZEROFS_FS_INT_H
+
+#include <pthread.h>
+
+#include "fs_records.h"
+
+struct zfs {
+	struct lsm_db *db;
+	pthread_mutex_t lock; /* serialises mutations; guards super */
+	struct zfs_super super;
+};
+
+/* A mutation being assembled: one LSM batch, committed by tx_commit. */
+struct zfs_tx {
+	struct zfs *fs;
+	struct lsm_batch *b;
+	struct lsm_buf scratch;
+	int err; /* sticky: the first failure */
+};
+
+int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx);
+void zfs_tx_put_inode(struct zfs_tx *tx, const struct zfs_inode *in);
+void zfs_tx_del_inode(struct zfs_tx *tx, uint64_t ino);
+void zfs_tx_put_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl, const void *v, size_t vl);
+void zfs_tx_del_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl);
+/* Writes the superblock into the batch, applies it, frees the tx. */
+int zfs_tx_commit(struct zfs_tx *tx, bool durable);
+void zfs_tx_abort(struct zfs_tx *tx);
+
+int zfs_load_inode(struct zfs *fs, uint64_t ino, struct zfs_inode *in);
+void zfs_now(struct zfs_time *t);
+/* Deletes every chunk of ino from chunk index `from` on; *freed = their bytes. */
+int zfs_tx_del_chunks(struct zfs_tx *tx, uint64_t ino, uint64_t from, uint64_t *freed);
+
+#endif

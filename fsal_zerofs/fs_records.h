@@ -1,0 +1,69 @@
+/*
+ * fsal_zerofs/fs_records.h - how the filesystem lays its records out in the
+ * LSM key space (docs/FORMAT.md, "Filesystem records"). One place for every
+ * key and value encoding:
+ *
+ *   's'                          superblock: fs id, next inode number, totals
+ *   'i' ino                      inode record
+ *   'd' dir name                 directory entry: child ino, cookie, type
+ *   'c' dir cookie               cookie index: child ino, name (readdir order)
+ *   'k' ino chunk                file data, chunk = offset / 64 KiB
+ *
+ * Numbers in keys are 8-byte big-endian, so keys sort numerically and all
+ * records of one directory or file are one contiguous range.
+ */
+#ifndef ZEROFS_FS_RECORDS_H
+#define ZEROFS_FS_RECORDS_H
+
+#include "fs.h"
+
+#define ZFS_KEY_SUPER 's'
+#define ZFS_KEY_INODE 'i'
+#define ZFS_KEY_DIRENT 'd'
+#define ZFS_KEY_COOKIE 'c'
+#define ZFS_KEY_CHUNK 'k'
+
+#define ZFS_FIRST_COOKIE 3 /* NFS reserves 0, 1 and 2 */
+
+/* An inode as stored: the attributes plus what only the core needs. */
+struct zfs_inode {
+	struct zfs_attr a;
+	uint64_t parent;      /* directories: the parent's ino ("..") */
+	uint64_t next_cookie; /* directories: the next entry's cookie */
+	char *target;         /* symlinks: malloc'd, NUL-terminated */
+};
+
+struct zfs_super {
+	uint64_t fs_id;    /* random at creation: the generation of every inode */
+	uint64_t next_ino; /* inode numbers are never reused */
+	uint64_t files;
+	uint64_t bytes_used;
+};
+
+struct zfs_dirent {
+	uint64_t ino, cookie;
+	enum zfs_type type;
+};
+
+/* Keys; each returns the length written. Buffers: 9 + 8 + ZFS_NAME_MAX. */
+size_t zfs_key_super(uint8_t *k);
+size_t zfs_key_inode(uint8_t *k, uint64_t ino);
+size_t zfs_key_dirent(uint8_t *k, uint64_t dir, const char *name, size_t name_len);
+size_t zfs_key_cookie(uint8_t *k, uint64_t dir, uint64_t cookie);
+size_t zfs_key_chunk(uint8_t *k, uint64_t ino, uint64_t chunk);
+uint64_t zfs_be64(const uint8_t *p);
+
+/* Values. Decoders return EIO for anything malformed. */
+int zfs_inode_encode(const struct zfs_inode *in, struct lsm_buf *out);
+int zfs_inode_decode(const uint8_t *p, size_t n, uint64_t ino, struct zfs_inode *out);
+void zfs_inode_free(struct zfs_inode *in);
+int zfs_super_encode(const struct zfs_super *s, struct lsm_buf *out);
+int zfs_super_decode(const uint8_t *p, size_t n, struct zfs_super *out);
+int zfs_dirent_encode(const struct zfs_dirent *d, struct lsm_buf *out);
+int zfs_dirent_decode(const uint8_t *p, size_t n, struct zfs_dirent *out);
+/* cookie index value: child ino + name */
+int zfs_cookie_encode(uint64_t ino, const char *name, size_t len, struct lsm_buf *out);
+int zfs_cookie_decode(const uint8_t *p, size_t n, uint64_t *ino, const uint8_t **name,
+		      size_t *len);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * tests/fs/test_fs.c - the filesystem core (fsal_zerofs/fs.h) on a real LSM
+ * tree over a local store: POSIX rules, hard links, sparse files and
+ * truncation, offsets past 4 GiB, readdir under concurrent change, SEEK_DATA/
+ * SEEK_HOLE, and everything surviving a reopen.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "store_env.h"
+#include "testlib.h"
+
+static char *dir;
+static struct zs3_store *store;
+static struct lsm_db *db;
+static struct zfs *fs;
+
+#define E(expr, want)                                                                    \
+	do {                                                                             \
+		int e_ = (expr);                                                         \
+		CHECK_MSG(e_ == (want), "%s: got %d (%s), want %d", #expr, e_,           \
+			  strerror(e_), (want));                                         \
+	} while (0)
+
+static void open_fs(void)
+{
+	struct lsm_options o = { .store = store, .memtable_bytes = 2u << 20, .no_background = false };
+	if (lsm_open(&o, &db) != LSM_OK || zfs_open(db, &fs) != 0) {
+		fprintf(stderr, "cannot open: %s\n", lsm_last_error());
+		exit(1);
+	}
+}
+
+static void reopen_fs(void)
+{
+	zfs_close(fs);
+	lsm_close(db);
+	open_fs();
+}
+
+static struct zfs_create_args reg(uint32_t mode)
+{
+	return (struct zfs_create_args){ .type = ZFS_REG, .mode = mode, .uid = 1000, .gid = 100 };
+}
+
+static struct zfs_create_args dirargs(void)
+{
+	return (struct zfs_create_args){ .type = ZFS_DIR, .mode = 0755 };
+}
+
+static void t_create_lookup(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr a, b, root;
+	struct zfs_create_args r = reg(0644);
+	E(zfs_getattr(fs, ZFS_ROOT_INO, &root), 0);
+	CHECK(root.type == ZFS_DIR && root.nlink >= 2);
+	E(zfs_create(fs, ZFS_ROOT_INO, "file1", &r, true, &a), 0);
+	CHECK(a.type == ZFS_REG && a.mode == 0644 && a.uid == 1000 && a.gid == 100 && a.nlink == 1);
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "file1", &b), 0);
+	CHECK(b.ino == a.ino && b.gen == a.gen);
+	E(zfs_create(fs, ZFS_ROOT_INO, "file1", &r, true, &b), EEXIST);
+	CHECK(b.ino == a.ino); /* the existing object comes back (exclusive create) */
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "nope", &b), ENOENT);
+	E(zfs_lookup(fs, a.ino, "x", &b), ENOTDIR);
+	/* names: 255 bytes fine, 256 too long; "/" and dot names refused */
+	char name[300];
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	E(zfs_create(fs, ZFS_ROOT_INO, name, &r, false, &b), 0);
+	E(zfs_lookup(fs, ZFS_ROOT_INO, name, &b), 0);
+	name[255] = 'n';
+	name[256] = '\0';
+	E(zfs_create(fs, ZFS_ROOT_INO, name, &r, false, &b), ENAMETOOLONG);
+	E(zfs_lookup(fs, ZFS_ROOT_INO, name, &b), ENAMETOOLONG);
+	E(zfs_create(fs, ZFS_ROOT_INO, "a/b", &r, false, &b), EINVAL);
+	E(zfs_create(fs, ZFS_ROOT_INO, "..", &r, false, &b), EINVAL);
+	/* every object type */
+	struct zfs_create_args lnk = { .type = ZFS_LNK, .mode = 0777, .target = "file1" };
+	E(zfs_create(fs, ZFS_ROOT_INO, "sym", &lnk, false, &b), 0);
+	char buf[64];
+	size_t len;
+	E(zfs_readlink(fs, b.ino, buf, sizeof(buf), &len), 0);
+	CHECK(len == 5 && !strcmp(buf, "file1") && b.size == 5);
+	E(zfs_readlink(fs, a.ino, buf, sizeof(buf), &len), EINVAL);
+	struct zfs_create_args chr = { .type = ZFS_CHR, .mode = 0600, .rdev_major = 1, .rdev_minor = 3 };
+	E(zfs_create(fs, ZFS_ROOT_INO, "null", &chr, false, &b), 0);
+	CHECK(b.type == ZFS_CHR && b.rdev_major == 1 && b.rdev_minor == 3);
+	struct zfs_create_args fifo = { .type = ZFS_FIFO, .mode = 0600 };
+	E(zfs_create(fs, ZFS_ROOT_INO, "fifo", &fifo, false, &b), 0);
+	struct zfs_create_args sock = { .type = ZFS_SOCK, .mode = 0600 };
+	E(zfs_create(fs, ZFS_ROOT_INO, "sock", &sock, false, &b), 0);
+	CHECK(b.type == ZFS_SOCK);
+}
+
+static void t_directories(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr d, sub, f, p, root0, root1;
+	struct zfs_create_args da = dirargs(), r = reg(0600);
+	E(zfs_getattr(fs, ZFS_ROOT_INO, &root0), 0);
+	E(zfs_create(fs, ZFS_ROOT_INO, "dir", &da, false, &d), 0);
+	E(zfs_getattr(fs, ZFS_ROOT_INO, &root1), 0);
+	CHECK(root1.nlink == root0.nlink + 1 && d.nlink == 2);
+	E(zfs_create(fs, d.ino, "sub", &da, false, &sub), 0);
+	E(zfs_create(fs, sub.ino, "f", &r, false, &f), 0);
+	E(zfs_getattr(fs, d.ino, &d), 0);
+	CHECK(d.nlink == 3);
+	E(zfs_lookup(fs, sub.ino, "..", &p), 0);
+	CHECK(p.ino == d.ino);
+	E(zfs_lookup(fs, sub.ino, ".", &p), 0);
+	CHECK(p.ino == sub.ino);
+	E(zfs_remove(fs, d.ino, "sub", false), ENOTEMPTY);
+	E(zfs_remove(fs, sub.ino, "f", false), 0);
+	E(zfs_getattr(fs, f.ino, &p), ESTALE);
+	E(zfs_remove(fs, d.ino, "sub", false), 0);
+	E(zfs_getattr(fs, d.ino, &d), 0);
+	CHECK(d.nlink == 2);
+	E(zfs_getattr_gen(fs, d.ino, d.gen + 1, &p), ESTALE);
+}
+
+static void t_hard_links(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr f, l, d;
+	struct zfs_create_args r = reg(0644), da = dirargs();
+	char buf[16];
+	size_t got;
+	bool eof;
+	E(zfs_create(fs, ZFS_ROOT_INO, "orig", &r, false, &f), 0);
+	E(zfs_write(fs, f.ino, 0, 5, "hello", false, &f), 0);
+	E(zfs_create(fs, ZFS_ROOT_INO, "ldir", &da, false, &d), 0);
+	E(zfs_link(fs, f.ino, d.ino, "alias", false, &l), 0);
+	CHECK(l.nlink == 2);
+	E(zfs_link(fs, f.ino, ZFS_ROOT_INO, "alias2", false, &l), 0);
+	CHECK(l.nlink == 3);
+	E(zfs_link(fs, d.ino, ZFS_ROOT_INO, "dirlink", false, &l), EPERM);
+	E(zfs_link(fs, f.ino, ZFS_ROOT_INO, "orig", false, &l), EEXIST);
+	E(zfs_remove(fs, ZFS_ROOT_INO, "orig", false), 0);
+	E(zfs_getattr(fs, f.ino, &l), 0);
+	CHECK(l.nlink == 2);
+	E(zfs_read(fs, f.ino, 0, sizeof(buf), buf, &got, &eof), 0);
+	CHECK(got == 5 && !memcmp(buf, "hello", 5) && eof);
+	E(zfs_remove(fs, d.ino, "alias", false), 0);
+	E(zfs_remove(fs, ZFS_ROOT_INO, "alias2", false), 0);
+	E(zfs_getattr(fs, f.ino, &l), ESTALE); /* the last link took the data along */
+}
+
+static void t_rename(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr a, b, d1, d2, sub, x, r1;
+	struct zfs_create_args r = reg(0644), da = dirargs();
+	E(zfs_create(fs, ZFS_ROOT_INO, "ra", &r, false, &a), 0);
+	E(zfs_create(fs, ZFS_ROOT_INO, "rb", &r, false, &b), 0);
+	E(zfs_rename(fs, ZFS_ROOT_INO, "ra", ZFS_ROOT_INO, "rb", false), 0); /* replaces rb */
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "rb", &x), 0);
+	CHECK(x.ino == a.ino);
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "ra", &x), ENOENT);
+	E(zfs_getattr(fs, b.ino, &x), ESTALE);
+	E(zfs_create(fs, ZFS_ROOT_INO, "rd1", &da, false, &d1), 0);
+	E(zfs_create(fs, ZFS_ROOT_INO, "rd2", &da, false, &d2), 0);
+	E(zfs_create(fs, d1.ino, "sub", &da, false, &sub), 0);
+	/* a directory into its own subtree */
+	E(zfs_rename(fs, ZFS_ROOT_INO, "rd1", sub.ino, "inside", false), EINVAL);
+	E(zfs_rename(fs, ZFS_ROOT_INO, "rd1", d1.ino, "self", false), EINVAL);
+	/* file over directory and directory over file */
+	E(zfs_rename(fs, ZFS_ROOT_INO, "rb", ZFS_ROOT_INO, "rd2", false), EISDIR);
+	E(zfs_rename(fs, ZFS_ROOT_INO, "rd2", ZFS_ROOT_INO, "rb", false), ENOTDIR);
+	/* over a non-empty directory */
+	E(zfs_create(fs, d2.ino, "occupant", &r, false, &x), 0);
+	E(zfs_rename(fs, d1.ino, "sub", ZFS_ROOT_INO, "rd2", false), ENOTEMPTY);
+	E(zfs_remove(fs, d2.ino, "occupant", false), 0);
+	E(zfs_getattr(fs, ZFS_ROOT_INO, &r1), 0);
+	/* a directory moves between parents: ".." and link counts follow */
+	E(zfs_rename(fs, d1.ino, "sub", d2.ino, "moved", false), 0);
+	E(zfs_lookup(fs, sub.ino, "..", &x), 0);
+	CHECK(x.ino == d2.ino);
+	E(zfs_getattr(fs, d1.ino, &d1), 0);
+	E(zfs_getattr(fs, d2.ino, &d2), 0);
+	CHECK(d1.nlink == 2 && d2.nlink == 3);
+	/* over an empty directory: it goes */
+	struct zfs_attr empty;
+	E(zfs_create(fs, ZFS_ROOT_INO, "emptydir", &da, false, &empty), 0);
+	E(zfs_rename(fs, ZFS_ROOT_INO, "rd1", ZFS_ROOT_INO, "emptydir", false), 0);
+	E(zfs_getattr(fs, empty.ino, &x), ESTALE);
+	E(zfs_getattr(fs, ZFS_ROOT_INO, &x), 0);
+	CHECK(x.nlink == r1.nlink); /* emptydir came and went; rd1 took its name */
+	/* hard links to one object: renaming one onto the other does nothing */
+	E(zfs_link(fs, a.ino, ZFS_ROOT_INO, "rb2", false, &x), 0);
+	E(zfs_rename(fs, ZFS_ROOT_INO, "rb", ZFS_ROOT_INO, "rb2", false), 0);
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "rb", &x), 0);
+	E(zfs_rename(fs, ZFS_ROOT_INO, "missing", ZFS_ROOT_INO, "x", false), ENOENT);
+}
+
+static void t_data(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr f, a;
+	struct zfs_create_args r = reg(0644);
+	size_t n = 3 * ZFS_CHUNK_SIZE + 1234, got;
+	uint8_t *data = malloc(n), *back = malloc(n + 100);
+	unsigned long long s = 99;
+	bool eof;
+	REQUIRE(data && back);
+	tl_fill_random(data, n, &s);
+	E(zfs_create(fs, ZFS_ROOT_INO, "data", &r, false, &f), 0);
+	E(zfs_write(fs, f.ino, 0, n, data, false, &a), 0);
+	CHECK(a.size == n && a.used == n);
+	E(zfs_read(fs, f.ino, 0, n + 100, back, &got, &eof), 0);
+	CHECK(got == n && eof && !memcmp(back, data, n));
+	/* a 4 KiB write in the middle of a chunk rewrites that chunk only */
+	uint8_t patch[4096];
+	memset(patch, 0xAB, sizeof(patch));
+	E(zfs_write(fs, f.ino, ZFS_CHUNK_SIZE + 100, sizeof(patch), patch, false, &a), 0);
+	memcpy(data + ZFS_CHUNK_SIZE + 100, patch, sizeof(patch));
+	E(zfs_read(fs, f.ino, 0, n, back, &got, &eof), 0);
+	CHECK(got == n && !memcmp(back, data, n));
+	/* truncate down into a chunk, then up: the cut part reads as zeros */
+	struct zfs_attr set = { .size = ZFS_CHUNK_SIZE + 10 };
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE, &set, false, &a), 0);
+	CHECK(a.size == ZFS_CHUNK_SIZE + 10 && a.used == ZFS_CHUNK_SIZE + 10);
+	set.size = 2 * ZFS_CHUNK_SIZE;
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE, &set, false, &a), 0);
+	CHECK(a.size == 2 * ZFS_CHUNK_SIZE && a.used == ZFS_CHUNK_SIZE + 10);
+	E(zfs_read(fs, f.ino, 0, 2 * ZFS_CHUNK_SIZE, back, &got, &eof), 0);
+	CHECK(got == 2 * ZFS_CHUNK_SIZE && eof);
+	CHECK(!memcmp(back, data, ZFS_CHUNK_SIZE + 10));
+	bool zeros = true;
+	for (size_t i = ZFS_CHUNK_SIZE + 10; i < 2 * ZFS_CHUNK_SIZE; i++)
+		zeros &= back[i] == 0;
+	CHECK(zeros);
+	/* past 4 GiB: sparse, and only the written chunk is stored */
+	uint64_t far = (UINT64_C(5) << 30) + 17;
+	E(zfs_write(fs, f.ino, far, 5, "faraway", false, &a), 0);
+	CHECK(a.size == far + 5 && a.used == ZFS_CHUNK_SIZE + 10 + (far % ZFS_CHUNK_SIZE) + 5);
+	E(zfs_read(fs, f.ino, far - 3, 10, back, &got, &eof), 0);
+	CHECK(got == 8 && eof && !memcmp(back, "\0\0\0farawa", 8));
+	E(zfs_read(fs, f.ino, UINT64_C(3) << 30, 16, back, &got, &eof), 0);
+	CHECK(got == 16 && !memcmp(back, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16));
+	/* SEEK_DATA / SEEK_HOLE */
+	uint64_t pos;
+	E(zfs_seek(fs, f.ino, 0, 3, &pos), 0);
+	CHECK(pos == 0);
+	E(zfs_seek(fs, f.ino, 0, 4, &pos), 0);
+	CHECK(pos == ZFS_CHUNK_SIZE + 10);
+	E(zfs_seek(fs, f.ino, ZFS_CHUNK_SIZE + 20, 3, &pos), 0);
+	CHECK(pos == far - far % ZFS_CHUNK_SIZE); /* the far chunk starts stored bytes */
+	E(zfs_seek(fs, f.ino, far + 5, 3, &pos), ENXIO);
+	/* truncate to zero frees everything */
+	set.size = 0;
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE, &set, false, &a), 0);
+	CHECK(a.size == 0 && a.used == 0);
+	struct zfs_attr d;
+	struct zfs_create_args da = dirargs();
+	E(zfs_create(fs, ZFS_ROOT_INO, "notafile", &da, false, &d), 0);
+	E(zfs_write(fs, d.ino, 0, 1, "x", false, &a), EISDIR);
+	E(zfs_read(fs, d.ino, 0, 1, back, &got, &eof), EISDIR);
+	free(data);
+	free(back);
+}
+
+static void t_setattr(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr f, a, in = { 0 };
+	struct zfs_create_args r = reg(0644);
+	E(zfs_create(fs, ZFS_ROOT_INO, "attrs", &r, false, &f), 0);
+	in.mode = 04711;
+	in.uid = 7;
+	in.gid = 8;
+	in.atime = (struct zfs_time){ 1000000000, 123456789 };
+	in.mtime = (struct zfs_time){ 1500000000, 987654321 };
+	E(zfs_setattr(fs, f.ino, ZFS_SET_MODE | ZFS_SET_UID | ZFS_SET_GID | ZFS_SET_ATIME |
+			     ZFS_SET_MTIME, &in, false, &a), 0);
+	E(zfs_getattr(fs, f.ino, &a), 0);
+	CHECK(a.mode == 04711 && a.uid == 7 && a.gid == 8);
+	CHECK(a.atime.sec == 1000000000 && a.atime.nsec == 123456789);
+	CHECK(a.mtime.sec == 1500000000 && a.mtime.nsec == 987654321);
+	CHECK(a.change > f.change && a.ctime.sec >= f.ctime.sec);
+	E(zfs_setattr(fs, f.ino, ZFS_SET_MTIME_NOW, &in, false, &a), 0);
+	CHECK(a.mtime.sec > 1500000000);
+}
+
+/* 10,000 entries listed in pages of 100 while entries are added and removed:
+ * every entry present throughout is seen exactly once. */
+struct page {
+	char (*names)[32];
+	size_t n, cap, limit;
+	uint64_t last;
+};
+
+static bool collect(void *ctx, const char *name, const struct zfs_attr *a, uint64_t next)
+{
+	struct page *p = ctx;
+	(void)a;
+	if (p->n == p->cap)
+		return false;
+	snprintf(p->names[p->n++], 32, "%s", name);
+	p->last = next;
+	return p->n % p->limit != 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void t_readdir(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr d, x;
+	struct zfs_create_args da = dirargs(), r = reg(0644);
+	enum { N = 10000 };
+	E(zfs_create(fs, ZFS_ROOT_INO, "big", &da, false, &d), 0);
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "stable%05d", i);
+		if (zfs_create(fs, d.ino, name, &r, false, &x)) {
+			CHECK(!"create failed");
+			return;
+		}
+	}
+	struct page p = { .cap = 2 * N, .limit = 100 };
+	p.names = calloc(p.cap, 32);
+	REQUIRE(p.names);
+	uint64_t cookie = 0;
+	bool eof = false;
+	int calls = 0, churn = 0;
+	while (!eof && calls < 1000) {
+		E(zfs_readdir(fs, d.ino, cookie, collect, &p, &eof), 0);
+		cookie = p.last;
+		calls++;
+		/* between calls: add a new entry and remove an earlier churn entry */
+		char name[32];
+		snprintf(name, sizeof(name), "churn%05d", churn);
+		E(zfs_create(fs, d.ino, name, &r, false, &x), 0);
+		if (churn > 0) {
+			snprintf(name, sizeof(name), "churn%05d", churn - 1);
+			E(zfs_remove(fs, d.ino, name, false), 0);
+		}
+		churn++;
+	}
+	qsort(p.names, p.n, 32, cmp_name);
+	int stable = 0, dups = 0;
+	for (size_t i = 0; i < p.n; i++) {
+		if (i && !strcmp(p.names[i], p.names[i - 1]))
+			dups++;
+		stable += !strncmp(p.names[i], "stable", 6);
+	}
+	printf("  %d readdir calls saw %zu entries: %d stable of %d, %d duplicates\n", calls, p.n,
+	       stable - dups, N, dups);
+	CHECK(eof && dups == 0 && stable == N);
+	free(p.names);
+}
+
+static void t_persistence(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr f, a;
+	struct zfs_create_args r = reg(0640);
+	struct zfs_statfs s1, s2;
+	char buf[32];
+	size_t got;
+	bool eof;
+	E(zfs_create(fs, ZFS_ROOT_INO, "persist", &r, false, &f), 0);
+	E(zfs_write(fs, f.ino, 100, 11, "still there", false, &a), 0);
+	E(zfs_commit(fs), 0);
+	E(zfs_statfs(fs, &s1), 0);
+	reopen_fs();
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "persist", &a), 0);
+	CHECK(a.ino == f.ino && a.gen == f.gen && a.size == 111 && a.mode == 0640);
+	E(zfs_read(fs, f.ino, 100, 20, buf, &got, &eof), 0);
+	CHECK(got == 11 && !memcmp(buf, "still there", 11));
+	E(zfs_statfs(fs, &s2), 0);
+	CHECK(s1.files == s2.files && s1.bytes_used == s2.bytes_used && s2.files > 10);
+	/* inode numbers are never reused */
+	struct zfs_attr g;
+	E(zfs_create(fs, ZFS_ROOT_INO, "after-reopen", &r, false, &g), 0);
+	CHECK(g.ino > f.ino);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		tl_set_filter(argv[1]);
+	dir = make_temp_dir("fs");
+	if (!dir || zs3_open_local(dir, false, &store) != ZS3_OK)
+		return 1;
+	open_fs();
+	tl_run("create_lookup", t_create_lookup, NULL);
+	tl_run("directories", t_directories, NULL);
+	tl_run("hard_links", t_hard_links, NULL);
+	tl_run("rename", t_rename, NULL);
+	tl_run("data", t_data, NULL);
+	tl_run("setattr", t_setattr, NULL);
+	tl_run("readdir", t_readdir, NULL);
+	tl_run("persistence", t_persistence, NULL);
+	zfs_close(fs);
+	lsm_close(db);
+	zs3_close(store);
+	rm_rf(dir);
+	free(dir);
+	return tl_finish();
+}
