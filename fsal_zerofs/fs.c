@@ -43,6 +43,7 @@ int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx)
 {
 	memset(tx, 0, sizeof(*tx));
 	tx->fs = fs;
+	tx->saved = fs->super;
 	tx->b = lsm_batch_new();
 	return tx->b ? 0 : ENOMEM;
 }
@@ -75,11 +76,17 @@ void zfs_tx_del_inode(struct zfs_tx *tx, uint64_t ino)
 	zfs_tx_del_raw(tx, k, zfs_key_inode(k, ino));
 }
 
-void zfs_tx_abort(struct zfs_tx *tx)
+static void tx_free(struct zfs_tx *tx)
 {
 	lsm_batch_free(tx->b);
 	lsm_buf_free(&tx->scratch);
 	tx->b = NULL;
+}
+
+void zfs_tx_abort(struct zfs_tx *tx)
+{
+	tx->fs->super = tx->saved;
+	tx_free(tx);
 }
 
 int zfs_tx_commit(struct zfs_tx *tx, bool durable)
@@ -94,7 +101,9 @@ int zfs_tx_commit(struct zfs_tx *tx, bool durable)
 	}
 	if (!err)
 		err = zfs_errno(lsm_write(tx->fs->db, tx->b, durable ? LSM_WRITE_DURABLE : 0));
-	zfs_tx_abort(tx);
+	if (err)
+		tx->fs->super = tx->saved;
+	tx_free(tx);
 	return err;
 }
 
@@ -338,7 +347,6 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 	}
 	if ((err = zfs_tx_begin(fs, &tx)))
 		goto out_parent;
-	struct zfs_super saved = fs->super;
 	fs->super.next_ino++;
 	fs->super.files++;
 	tx_add_entry(&tx, &parent, name, in.a.ino, a->type);
@@ -346,9 +354,7 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 	parent.a.ctime = parent.a.mtime = in.a.ctime;
 	zfs_tx_put_inode(&tx, &in);
 	zfs_tx_put_inode(&tx, &parent);
-	if ((err = zfs_tx_commit(&tx, durable)))
-		fs->super = saved;
-	else
+	if (!(err = zfs_tx_commit(&tx, durable)))
 		*attr = in.a;
 out_parent:
 	zfs_inode_free(&parent);
@@ -459,7 +465,6 @@ int zfs_remove(struct zfs *fs, uint64_t dir, const char *name, bool durable)
 	if (victim.a.type == ZFS_DIR && (err = dir_is_empty(fs, d.ino, &empty)) == 0 && !empty)
 		err = ENOTEMPTY;
 	if (!err && !(err = zfs_tx_begin(fs, &tx))) {
-		struct zfs_super saved = fs->super;
 		tx_del_entry(&tx, dir, name, &d);
 		if (victim.a.type == ZFS_DIR)
 			parent.a.nlink--;
@@ -469,8 +474,6 @@ int zfs_remove(struct zfs *fs, uint64_t dir, const char *name, bool durable)
 			zfs_tx_abort(&tx);
 		else
 			err = zfs_tx_commit(&tx, durable);
-		if (err)
-			fs->super = saved;
 	}
 	zfs_inode_free(&victim);
 out_parent:
@@ -567,7 +570,6 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 	}
 	if ((err = zfs_tx_begin(fs, &tx)))
 		goto out;
-	struct zfs_super saved = fs->super;
 	tx_del_entry(&tx, sdir, sname, &sd);
 	if (have_dst) {
 		tx_del_entry(&tx, ddir, dname, &dd);
@@ -575,7 +577,6 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 			dparent->a.nlink--;
 		if ((err = tx_drop_link(&tx, &dst))) {
 			zfs_tx_abort(&tx);
-			fs->super = saved;
 			goto out;
 		}
 	}
@@ -593,8 +594,7 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 		touch(&dp, true);
 		zfs_tx_put_inode(&tx, &dp);
 	}
-	if ((err = zfs_tx_commit(&tx, durable)))
-		fs->super = saved;
+	err = zfs_tx_commit(&tx, durable);
 out:
 	zfs_inode_free(&sp);
 	if (loaded_dp)

@@ -113,7 +113,6 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 	}
 	if ((err = zfs_tx_begin(fs, &tx)))
 		goto out_inode;
-	struct zfs_super saved = fs->super;
 	uint64_t used = in.a.used;
 	for (size_t done = 0; done < len && !err;) {
 		uint64_t pos = off + done, idx = pos / ZFS_CHUNK_SIZE;
@@ -152,9 +151,7 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 	in.a.ctime = in.a.mtime;
 	in.a.change++;
 	zfs_tx_put_inode(&tx, &in);
-	if ((err = zfs_tx_commit(&tx, durable)))
-		fs->super = saved;
-	else
+	if (!(err = zfs_tx_commit(&tx, durable)))
 		*attr = in.a;
 out_inode:
 	zfs_inode_free(&in);
@@ -211,7 +208,6 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 	}
 	if ((err = zfs_tx_begin(fs, &tx)))
 		goto out_inode;
-	struct zfs_super saved = fs->super;
 	zfs_now(&now);
 	if (mask & ZFS_SET_MODE)
 		in.a.mode = a->mode & 07777;
@@ -230,7 +226,6 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 	if (mask & ZFS_SET_SIZE) {
 		if ((err = tx_truncate(&tx, &in, a->size))) {
 			zfs_tx_abort(&tx);
-			fs->super = saved;
 			goto out_inode;
 		}
 		if (a->size != in.a.size && !(mask & (ZFS_SET_MTIME | ZFS_SET_MTIME_NOW)))
@@ -240,9 +235,7 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 	in.a.ctime = now;
 	in.a.change++;
 	zfs_tx_put_inode(&tx, &in);
-	if ((err = zfs_tx_commit(&tx, durable)))
-		fs->super = saved;
-	else
+	if (!(err = zfs_tx_commit(&tx, durable)))
 		*out = in.a;
 out_inode:
 	zfs_inode_free(&in);

@@ -20,6 +20,7 @@ struct zfs_tx {
 	struct zfs *fs;
 	struct lsm_batch *b;
 	struct lsm_buf scratch;
+	struct zfs_super saved; /* restored if the tx does not commit */
 	int err; /* sticky: the first failure */
 };
 
@@ -28,7 +29,9 @@ void zfs_tx_put_inode(struct zfs_tx *tx, const struct zfs_inode *in);
 void zfs_tx_del_inode(struct zfs_tx *tx, uint64_t ino);
 void zfs_tx_put_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl, const void *v, size_t vl);
 void zfs_tx_del_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl);
-/* Writes the superblock into the batch, applies it, frees the tx. */
+/* A tx may change fs->super in memory as it goes (caller holds fs->lock);
+ * commit writes it into the batch and applies the batch; if that fails, or on
+ * abort, fs->super is restored. Both free the tx. */
 int zfs_tx_commit(struct zfs_tx *tx, bool durable);
 void zfs_tx_abort(struct zfs_tx *tx);
 

@@ -55,6 +55,14 @@ unsigned long long tl_seed(void)
 	return seed;
 }
 
+unsigned long long tl_rand64(unsigned long long *s)
+{
+	unsigned long long z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 void tl_fill_random(void *p, size_t n, unsigned long long *state)
 {
 	unsigned char *c = p;

@@ -51,6 +51,8 @@ int tl_finish(void);
 /* Seed from ZEROFS_TEST_SEED or the clock, printed so a run can be replayed. */
 unsigned long long tl_seed(void);
 void tl_set_filter(const char *substr);
+/* splitmix64: the next pseudo-random 64 bits from *state. */
+unsigned long long tl_rand64(unsigned long long *state);
 /* Fills p with n pseudo-random bytes from *state. */
 void tl_fill_random(void *p, size_t n, unsigned long long *state);
 

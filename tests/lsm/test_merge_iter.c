@@ -12,13 +12,7 @@
 
 static unsigned long long seed;
 
-static uint64_t rnd(unsigned long long *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#define rnd tl_rand64 /* testlib's seeded PRNG */
 
 /* ---- entries, and an lsm_iter over a sorted array of them (a stand-in for
  * an SST), which can fail at a chosen position ---- */
