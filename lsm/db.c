@@ -53,6 +53,14 @@ static void fill_defaults(struct lsm_options *o)
 		o->max_frozen = LSM_MAX_FROZEN - 2;
 }
 
+void lsm_set_fatal(struct lsm_db *db, lsm_status st)
+{
+	if (!db->fatal)
+		db->fatal = st;
+	pthread_cond_broadcast(&db->cond);
+	pthread_cond_broadcast(&db->durable_cond);
+}
+
 /* ---- WAL replay ---- */
 
 struct replay {
@@ -225,6 +233,7 @@ static void db_free(struct lsm_db *db)
 	pthread_mutex_destroy(&db->upload_lock);
 	pthread_mutex_destroy(&db->lock);
 	pthread_cond_destroy(&db->cond);
+	pthread_cond_destroy(&db->durable_cond);
 	free(db);
 }
 
@@ -257,6 +266,7 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&db->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&db->durable_cond, NULL);
 
 	if ((st = lsm_block_cache_new(db->o.block_cache_bytes, 8, &db->block_cache)) ||
 	    (db->o.cache_dir &&
@@ -299,13 +309,17 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 			st = lsm_fail(LSM_ENOMEM, "cannot start the WAL thread");
 			goto fail;
 		}
-		if (pthread_create(&db->bg_thread, NULL, lsm_bg_thread, db) != 0) {
+		bool bg = pthread_create(&db->bg_thread, NULL, lsm_bg_thread, db) == 0;
+		bool comp = bg && pthread_create(&db->compact_thread, NULL, lsm_compact_thread, db) == 0;
+		if (!comp) {
 			pthread_mutex_lock(&db->lock);
 			db->closing = true;
 			pthread_cond_broadcast(&db->cond);
 			pthread_mutex_unlock(&db->lock);
 			pthread_join(db->wal_thread, NULL);
-			st = lsm_fail(LSM_ENOMEM, "cannot start the background thread");
+			if (bg)
+				pthread_join(db->bg_thread, NULL);
+			st = lsm_fail(LSM_ENOMEM, "cannot start the background threads");
 			goto fail;
 		}
 		db->threads_started = true;
@@ -331,10 +345,12 @@ lsm_status lsm_close(struct lsm_db *db)
 	pthread_mutex_lock(&db->lock);
 	db->closing = true;
 	pthread_cond_broadcast(&db->cond);
+	pthread_cond_broadcast(&db->durable_cond);
 	pthread_mutex_unlock(&db->lock);
 	if (db->threads_started) {
 		pthread_join(db->wal_thread, NULL);
 		pthread_join(db->bg_thread, NULL);
+		pthread_join(db->compact_thread, NULL);
 	}
 	db_free(db);
 	return st;
@@ -452,10 +468,13 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 		return (flags & LSM_WRITE_DURABLE) ? lsm_flush(db) : LSM_OK;
 	pthread_mutex_lock(&db->write_lock);
 	pthread_mutex_lock(&db->lock);
-	/* backpressure: do not outrun flushing and compaction */
+	/* backpressure: do not outrun flushing, compaction or the WAL uploads
+	 * (an unbounded pending WAL object would grow while one is in flight) */
 	while (!db->fatal && !db->closing && db->threads_started &&
-	       (db->n_frozen >= db->o.max_frozen || db->version->m.l0_count >= db->o.l0_max)) {
-		db->bg_kick = true;
+	       (db->n_frozen >= db->o.max_frozen || db->version->m.l0_count >= db->o.l0_max ||
+		(db->wal_inflight_id && db->wal_buf.len >= db->o.wal_upload_bytes) ||
+		db->wal_buf.len >= 2 * db->o.wal_upload_bytes)) {
+		db->bg_kick = db->compact_kick = db->wal_kick = true;
 		pthread_cond_broadcast(&db->cond);
 		pthread_cond_wait(&db->cond, &db->lock);
 	}
@@ -477,7 +496,7 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 		if ((st = lsm_wal_append(db, first, batch))) {
 			/* in the memtable but not in the WAL: we can no longer
 			 * promise durability, so stop taking writes */
-			db->fatal = st;
+			lsm_set_fatal(db, st);
 		} else {
 			my_wal = db->wal_pending_id;
 			db->last_seq = first + count - 1;

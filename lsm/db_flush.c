@@ -72,8 +72,7 @@ lsm_status lsm_install_manifest(struct lsm_db *db, struct lsm_manifest *m)
 		      latest_id, latest.writer_epoch, db->writer_epoch);
 	lsm_manifest_free(&latest);
 	pthread_mutex_lock(&db->lock);
-	db->fatal = st;
-	pthread_cond_broadcast(&db->cond);
+	lsm_set_fatal(db, st);
 	pthread_mutex_unlock(&db->lock);
 	return st;
 }
@@ -200,6 +199,7 @@ lsm_status lsm_flush_one(struct lsm_db *db, bool *did)
 	memmove(&db->frozen[0], &db->frozen[1], (db->n_frozen - 1) * sizeof(db->frozen[0]));
 	db->n_frozen--;
 	db->bg_kick = true;
+	db->compact_kick = true; /* L0 grew */
 	pthread_cond_broadcast(&db->cond);
 	pthread_mutex_unlock(&db->lock);
 	atomic_fetch_add(&db->stats.flushes, 1);
@@ -226,24 +226,37 @@ struct compaction {
 	struct lsm_sst_info *out;
 	size_t n_out;
 	uint64_t bytes_out;
+	struct lsm_sst **readers; /* private input readers, closed after the merge */
+	size_t n_readers;
 };
 
-static lsm_status add_child(struct lsm_db *db, const struct lsm_sst_info *info,
+/* Adds an iterator over one input SST, read through a private uncached
+ * reader that the compaction closes when the merge is done. */
+static lsm_status add_child(struct compaction *c, const struct lsm_sst_info *info,
 			    struct lsm_iter ***kids, size_t *n, size_t *cap)
 {
 	struct lsm_sst *sst;
 	struct lsm_iter *it;
 	lsm_status st;
 	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		struct lsm_iter **k = realloc(*kids, c * sizeof(*k));
-		if (!k)
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct lsm_iter **k = realloc(*kids, nc * sizeof(*k));
+		struct lsm_sst **r = realloc(c->readers, nc * sizeof(*r));
+		if (k)
+			*kids = k;
+		if (r)
+			c->readers = r;
+		if (!k || !r)
 			return lsm_fail(LSM_ENOMEM, "out of memory");
-		*kids = k;
-		*cap = c;
+		*cap = nc;
 	}
-	if ((st = lsm_db_sst(db, info, &sst)) || (st = lsm_sst_iter(sst, &it)))
+	if ((st = lsm_db_sst_uncached(c->db, info, &sst)))
 		return st;
+	if ((st = lsm_sst_iter(sst, &it))) {
+		lsm_sst_close(sst);
+		return st;
+	}
+	c->readers[c->n_readers++] = sst;
 	(*kids)[(*n)++] = it;
 	return LSM_OK;
 }
@@ -299,11 +312,11 @@ static lsm_status run_merge(struct compaction *c)
 	sst_options(db, &so);
 	if (c->take_l0)
 		for (size_t i = 0; i < m->l0_count && !st; i++)
-			st = add_child(db, &m->l0[i], &kids, &n, &cap);
+			st = add_child(c, &m->l0[i], &kids, &n, &cap);
 	if (c->take_runs)
 		for (size_t r = 0; r < m->run_count && !st; r++)
 			for (size_t i = 0; i < m->runs[r].count && !st; i++)
-				st = add_child(db, &m->runs[r].ssts[i], &kids, &n, &cap);
+				st = add_child(c, &m->runs[r].ssts[i], &kids, &n, &cap);
 	if (st) {
 		for (size_t i = 0; i < n; i++)
 			lsm_iter_destroy(kids[i]);
@@ -355,6 +368,15 @@ static lsm_status run_merge(struct compaction *c)
 	lsm_iter_destroy(merge);
 	lsm_buf_free(&prev);
 	return st;
+}
+
+static void close_readers(struct compaction *c)
+{
+	for (size_t i = 0; i < c->n_readers; i++)
+		lsm_sst_close(c->readers[i]);
+	free(c->readers);
+	c->readers = NULL;
+	c->n_readers = 0;
 }
 
 static bool in_list(uint64_t id, const struct lsm_sst_info *l, size_t n)
@@ -464,6 +486,7 @@ lsm_status lsm_compact_if_due(struct lsm_db *db, bool force_all, bool *did)
 		pthread_mutex_unlock(&db->lock);
 	}
 out:
+	close_readers(&c); /* after run_merge destroyed its iterators */
 	for (size_t i = 0; i < c.n_out; i++)
 		lsm_sst_info_free(&c.out[i]);
 	free(c.out);
@@ -472,7 +495,46 @@ out:
 	return st;
 }
 
+/* Waits (caller holds lock) until *kick is set, the db closes, or ms pass. */
+static void wait_kick(struct lsm_db *db, bool *kick, unsigned ms)
+{
+	if (*kick)
+		return;
+	struct timespec ts;
+	uint64_t due = lsm_now_ms() + ms;
+	ts.tv_sec = (time_t)(due / 1000);
+	ts.tv_nsec = (long)(due % 1000) * 1000000L;
+	pthread_cond_timedwait(&db->cond, &db->lock, &ts);
+}
+
+/* Flushes frozen memtables as soon as their WAL is durable. Compaction has a
+ * thread of its own so that a long compaction never holds up flushes, and a
+ * stream of flushes never starves compaction. */
 void *lsm_bg_thread(void *arg)
+{
+	struct lsm_db *db = arg;
+	pthread_mutex_lock(&db->lock);
+	while (!db->closing && !db->fatal) {
+		wait_kick(db, &db->bg_kick, 1000);
+		if (!db->bg_kick)
+			continue;
+		db->bg_kick = false;
+		pthread_mutex_unlock(&db->lock);
+		bool did = true;
+		lsm_status st = LSM_OK;
+		while (did && st == LSM_OK)
+			st = lsm_flush_one(db, &did);
+		pthread_mutex_lock(&db->lock);
+		if (st && st != LSM_EFENCED) { /* the store is failing: try again soon */
+			wait_kick(db, &db->closing, 500);
+			db->bg_kick = true;
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+	return NULL;
+}
+
+void *lsm_compact_thread(void *arg)
 {
 	struct lsm_db *db = arg;
 	uint64_t next_gc = lsm_now_ms() + db->o.gc_interval_ms;
@@ -486,34 +548,16 @@ void *lsm_bg_thread(void *arg)
 			next_gc = lsm_now_ms() + db->o.gc_interval_ms;
 			continue;
 		}
-		if (!db->bg_kick) {
-			struct timespec ts;
-			uint64_t due = lsm_now_ms() + 1000;
-			ts.tv_sec = (time_t)(due / 1000);
-			ts.tv_nsec = (long)(due % 1000) * 1000000L;
-			pthread_cond_timedwait(&db->cond, &db->lock, &ts);
-			continue;
-		}
-		db->bg_kick = false;
+		wait_kick(db, &db->compact_kick, 1000);
+		db->compact_kick = false;
 		pthread_mutex_unlock(&db->lock);
-		bool did = true;
-		lsm_status st = LSM_OK;
-		while (did && st == LSM_OK)
-			st = lsm_flush_one(db, &did);
-		if (st == LSM_OK)
-			st = lsm_compact_if_due(db, false, &did);
+		bool did;
+		lsm_status st = lsm_compact_if_due(db, false, &did);
 		pthread_mutex_lock(&db->lock);
 		if (st == LSM_OK && did)
-			db->bg_kick = true; /* another round may be due */
-		if (st && st != LSM_EFENCED) {
-			/* the store is failing: try again in a while */
-			struct timespec ts;
-			uint64_t due = lsm_now_ms() + 500;
-			ts.tv_sec = (time_t)(due / 1000);
-			ts.tv_nsec = (long)(due % 1000) * 1000000L;
-			pthread_cond_timedwait(&db->cond, &db->lock, &ts);
-			db->bg_kick = true;
-		}
+			db->compact_kick = true; /* another may be due */
+		else if (st && st != LSM_EFENCED)
+			wait_kick(db, &db->closing, 500);
 	}
 	pthread_mutex_unlock(&db->lock);
 	return NULL;

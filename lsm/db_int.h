@@ -57,7 +57,8 @@ struct lsm_db {
 	pthread_mutex_t manifest_lock;
 	pthread_mutex_t compact_lock; /* one compaction at a time */
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* broadcast on every change waiters may care about */
+	pthread_cond_t cond; /* background threads, backpressured writers: any change */
+	pthread_cond_t durable_cond; /* durable writers: WAL progress, failure, fatal, close */
 
 	/* writes (lock) */
 	uint64_t last_seq;             /* last sequence number handed out */
@@ -100,8 +101,9 @@ struct lsm_db {
 	lsm_status fatal; /* e.g. LSM_EFENCED: no more writes */
 	bool closing;
 	bool threads_started;
-	pthread_t wal_thread, bg_thread;
-	bool bg_kick;
+	pthread_t wal_thread, bg_thread, compact_thread;
+	bool bg_kick;      /* the flush thread has work */
+	bool compact_kick; /* the compaction thread may have work */
 
 	struct {
 		atomic_uint_fast64_t gets, bloom_negatives, writes, user_bytes;
@@ -123,8 +125,12 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id);
 /* Appends a committed batch to the pending WAL object (caller holds lock). */
 lsm_status lsm_wal_append(struct lsm_db *db, uint64_t first_seq, const struct lsm_batch *b);
 
+/* Records a fatal state (e.g. fenced) and wakes every waiter. Caller holds lock. */
+void lsm_set_fatal(struct lsm_db *db, lsm_status st);
+
 /* db_flush.c */
-void *lsm_bg_thread(void *arg);
+void *lsm_bg_thread(void *arg);      /* flushes frozen memtables */
+void *lsm_compact_thread(void *arg); /* compaction and periodic GC */
 /* Flushes the oldest frozen memtable if it is flushable; *did says so. */
 lsm_status lsm_flush_one(struct lsm_db *db, bool *did);
 /* Runs a compaction if one is due; *did says so. */
@@ -137,6 +143,11 @@ lsm_status lsm_install_manifest(struct lsm_db *db, struct lsm_manifest *m);
 
 /* db_sst.c */
 lsm_status lsm_db_sst(struct lsm_db *db, const struct lsm_sst_info *info, struct lsm_sst **out);
+/* A private reader that bypasses the block cache (compaction reads each block
+ * once: caching it would only evict what readers need). Caller closes it;
+ * the SST must be in a version the caller holds. */
+lsm_status lsm_db_sst_uncached(struct lsm_db *db, const struct lsm_sst_info *info,
+			       struct lsm_sst **out);
 /* Uploads a built SST and caches it locally. */
 lsm_status lsm_db_put_sst(struct lsm_db *db, uint64_t id, const struct lsm_buf *bytes);
 void lsm_db_close_ssts(struct lsm_db *db);

@@ -99,6 +99,21 @@ static size_t find_slot(struct lsm_db *db, uint64_t id)
 	return lo;
 }
 
+/* The read source of an entry, made on first use. Caller holds lock. */
+static lsm_status ensure_source(struct lsm_db *db, struct lsm_open_sst *e,
+				const struct lsm_sst_info *info)
+{
+	if (e->src)
+		return LSM_OK;
+	if (!(e->src = calloc(1, sizeof(*e->src))))
+		return lsm_fail(LSM_ENOMEM, "out of memory");
+	e->src->db = db;
+	e->src->id = info->id;
+	e->src->size = info->size;
+	lsm_sst_key(info->id, e->src->key);
+	return LSM_OK;
+}
+
 lsm_status lsm_db_sst(struct lsm_db *db, const struct lsm_sst_info *info, struct lsm_sst **out)
 {
 	struct lsm_open_sst *e;
@@ -118,15 +133,9 @@ lsm_status lsm_db_sst(struct lsm_db *db, const struct lsm_sst_info *info, struct
 		pthread_mutex_unlock(&db->lock);
 		return LSM_OK;
 	}
-	if (!e->src) {
-		if (!(e->src = calloc(1, sizeof(*e->src)))) {
-			pthread_mutex_unlock(&db->lock);
-			return lsm_fail(LSM_ENOMEM, "out of memory");
-		}
-		e->src->db = db;
-		e->src->id = info->id;
-		e->src->size = info->size;
-		lsm_sst_key(info->id, e->src->key);
+	if ((st = ensure_source(db, e, info))) {
+		pthread_mutex_unlock(&db->lock);
+		return st;
 	}
 	struct lsm_sst_source *src = e->src; /* lives as long as the entry */
 	pthread_mutex_unlock(&db->lock);
@@ -147,6 +156,22 @@ lsm_status lsm_db_sst(struct lsm_db *db, const struct lsm_sst_info *info, struct
 	*out = e->sst;
 	pthread_mutex_unlock(&db->lock);
 	return LSM_OK;
+}
+
+lsm_status lsm_db_sst_uncached(struct lsm_db *db, const struct lsm_sst_info *info,
+			       struct lsm_sst **out)
+{
+	struct lsm_sst_source *src;
+	pthread_mutex_lock(&db->lock);
+	size_t i = find_slot(db, info->id);
+	if (i == db->n_ssts || db->ssts[i].id != info->id) {
+		pthread_mutex_unlock(&db->lock);
+		return lsm_fail(LSM_EINVAL, "SST %" PRIu64 " is in no live version", info->id);
+	}
+	lsm_status st = ensure_source(db, &db->ssts[i], info);
+	src = db->ssts[i].src; /* lives while the caller's version holds the entry */
+	pthread_mutex_unlock(&db->lock);
+	return st ? st : lsm_sst_open(read_sst, src, info->size, NULL, info->id, out);
 }
 
 /* vrefs +1 for each SST of m, creating entries. Reserves room first, so it

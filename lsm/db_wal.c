@@ -86,19 +86,22 @@ static lsm_status upload_one(struct lsm_db *db, bool *more)
 		atomic_fetch_add(&db->stats.wal_bytes, db->wal_inflight.len);
 		db->wal_inflight_id = 0;
 		db->wal_inflight.len = 0;
+		if (db->wal_inflight.cap > 2 * db->o.wal_upload_bytes)
+			lsm_buf_free(&db->wal_inflight); /* a burst's buffer: give it back */
 		db->wal_error = LSM_OK;
 		*more = db->wal_enc_open;
 		st = LSM_OK;
 	} else if (zst == ZS3_EPRECONDITION) {
-		db->fatal = lsm_fail(LSM_EFENCED,
-				     "WAL object %" PRIu64 " was written by a newer writer: this writer "
-				     "(epoch %" PRIu64 ") is fenced", id, db->writer_epoch);
-		st = db->fatal;
+		st = lsm_fail(LSM_EFENCED,
+			      "WAL object %" PRIu64 " was written by a newer writer: this writer "
+			      "(epoch %" PRIu64 ") is fenced", id, db->writer_epoch);
+		lsm_set_fatal(db, st);
 	} else {
 		st = lsm_from_zs3(zst);
 		db->wal_error = st;
 		db->wal_error_gen++;
 	}
+	pthread_cond_broadcast(&db->durable_cond);
 	pthread_cond_broadcast(&db->cond);
 	pthread_mutex_unlock(&db->lock);
 	return st;
@@ -132,9 +135,13 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 				break;
 			continue;
 		}
-		db->wal_kick = true;
-		pthread_cond_broadcast(&db->cond);
-		pthread_cond_wait(&db->cond, &db->lock);
+		if (!db->wal_kick) { /* one wake-up for the WAL thread, not one per writer */
+			db->wal_kick = true;
+			pthread_cond_broadcast(&db->cond);
+		}
+		/* Durable writers have a condvar of their own: waking them for
+		 * every unrelated change made them miss the next upload. */
+		pthread_cond_wait(&db->durable_cond, &db->lock);
 	}
 	if (db->durable_wal_id >= id)
 		st = LSM_OK;
