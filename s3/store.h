@@ -173,6 +173,12 @@ struct zs3_s3_config {
 	unsigned connect_timeout_ms;    /* 0 = 3000 */
 	unsigned stall_timeout_ms;      /* abort a request making no progress; 0 = 10000 */
 	unsigned max_attempts;          /* retry layer: 0 = 6 */
+	/* Objects up to this size are sent with Content-MD5 and whole-object
+	 * reads are checked against the ETag. Larger ones skip both: MD5 costs
+	 * more CPU than the transfer on small machines, and callers that store
+	 * large objects carry their own checksums (the LSM checks every block).
+	 * 0 = 1 MiB; UINT64_MAX = always. */
+	uint64_t md5_max_bytes;
 };
 
 /* Fills every NULL/zero field of cfg from the seed's environment variables:

@@ -38,6 +38,7 @@ struct s3_store {
 	char *ca_file;
 	char sigv4[160];
 	unsigned connect_timeout_ms, stall_timeout_s;
+	uint64_t md5_max_bytes;
 	pthread_mutex_t pool_lock;
 	CURL *pool[POOL_MAX];
 	int pooled;
@@ -413,10 +414,13 @@ static zs3_status s3_put(struct zs3_store *s, const char *key, const void *data,
 	char md5_b64[32];
 	zs3_status st;
 
-	zs3_md5_raw(data, len, md5);
-	EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16); /* 24 chars + NUL */
-	if ((st = add_header(&r, "Content-MD5: %s", md5_b64)) ||
-	    (st = add_header(&r, "%s", "Content-Type: application/octet-stream")))
+	if (len <= ss->md5_max_bytes || cond != ZS3_PUT_ALWAYS) {
+		zs3_md5_raw(data, len, md5);
+		EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16); /* 24 chars + NUL */
+		if ((st = add_header(&r, "Content-MD5: %s", md5_b64)))
+			goto done;
+	}
+	if ((st = add_header(&r, "%s", "Content-Type: application/octet-stream")))
 		goto done;
 	if (cond == ZS3_PUT_IF_ABSENT)
 		st = add_header(&r, "%s", "If-None-Match: *");
@@ -427,7 +431,7 @@ static zs3_status s3_put(struct zs3_store *s, const char *key, const void *data,
 	out->size = len;
 	if (r.etag[0])
 		snprintf(out->etag, sizeof(out->etag), "%s", r.etag);
-	else
+	else /* a server that sends no ETag: ours is the MD5, by contract */
 		zs3_md5_hex(data, len, out->etag);
 	out->mtime_ms = r.mtime_ms;
 done:
@@ -496,7 +500,8 @@ static zs3_status s3_get(struct zs3_store *s, const char *key, struct zs3_range 
 		memmove(buf->data, buf->data + off, n);
 		buf->len = n;
 	}
-	if (range.kind == ZS3_RANGE_ALL && r.http == 200 && etag_is_md5(r.etag)) {
+	if (range.kind == ZS3_RANGE_ALL && r.http == 200 && buf->len <= ss->md5_max_bytes &&
+	    etag_is_md5(r.etag)) {
 		char got[33];
 		zs3_md5_hex(buf->data, buf->len, got);
 		if (strcasecmp(got, r.etag) != 0)
@@ -752,6 +757,7 @@ zs3_status zs3_open_s3_raw(const struct zs3_s3_config *cfg, struct zs3_store **o
 	snprintf(ss->sigv4, sizeof(ss->sigv4), "aws:amz:%s:s3", ss->region);
 	ss->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 3000;
 	ss->stall_timeout_s = cfg->stall_timeout_ms ? (cfg->stall_timeout_ms + 999) / 1000 : 10;
+	ss->md5_max_bytes = cfg->md5_max_bytes ? cfg->md5_max_bytes : 1024 * 1024;
 	snprintf(ss->base.desc, sizeof(ss->base.desc), "s3://%s at %s", ss->bucket, ss->origin);
 	*out = &ss->base;
 	return ZS3_OK;
