@@ -220,13 +220,20 @@ static zs3_status settle_lost_precondition(struct zs3_store *s, const char *key,
 {
 	char detail[512], mine[33];
 	struct zs3_meta m;
+	zs3_status st;
 	snprintf(detail, sizeof(detail), "%s", zs3_last_error());
 	zs3_md5_hex(data, len, mine);
-	if (s->ops->head(s, key, &m) == ZS3_OK && strcmp(m.etag, mine) == 0) {
+	st = s->ops->head(s, key, &m);
+	if (st == ZS3_OK && strcmp(m.etag, mine) == 0) {
 		zs3_log(ZS3_LOG_INFO, "conditional put '%s': an earlier attempt had landed", key);
 		*out = m;
 		return ZS3_OK;
 	}
+	if (st != ZS3_OK && st != ZS3_ENOTFOUND)
+		/* we cannot tell whether our write landed: never claim it lost */
+		return zs3_fail(st == ZS3_ETRANSIENT ? ZS3_ETRANSIENT : st,
+				"%s; and checking whether an earlier attempt landed failed: %s", detail,
+				zs3_last_error());
 	return zs3_fail(ZS3_EPRECONDITION, "%s", detail);
 }
 

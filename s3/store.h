@@ -130,7 +130,9 @@ struct zs3_store;
 zs3_status zs3_put(struct zs3_store *s, const char *key, const void *data, size_t len,
 		   struct zs3_meta *out /* may be NULL */);
 /* Conditional puts are idempotent: one that finds the object already holding
- * exactly its bytes succeeds (it is a retry whose earlier attempt landed). */
+ * exactly its bytes succeeds (it is a retry whose earlier attempt landed).
+ * If that cannot be checked (the store fails), the result is ETRANSIENT,
+ * never EPRECONDITION: a write is only reported lost when it was. */
 zs3_status zs3_put_if_absent(struct zs3_store *s, const char *key, const void *data,
 			     size_t len, struct zs3_meta *out /* may be NULL */);
 zs3_status zs3_put_if_match(struct zs3_store *s, const char *key, const void *data,
@@ -142,7 +144,7 @@ zs3_status zs3_head(struct zs3_store *s, const char *key, struct zs3_meta *meta)
 /* Idempotent: deleting a missing key succeeds (as S3). */
 zs3_status zs3_delete(struct zs3_store *s, const char *key);
 /* Keys starting with prefix ("" = all) and greater than start_after (NULL =
- * from the start), at most max_keys (1..1000). */
+ * from the start), at most max_keys (1..1000). On error *out is empty. */
 zs3_status zs3_list(struct zs3_store *s, const char *prefix, const char *start_after,
 		    unsigned max_keys, struct zs3_list *out);
 void zs3_stats(struct zs3_store *s, struct zs3_stats *out);

@@ -84,7 +84,16 @@ static zs3_status fault_del(struct zs3_store *s, const char *key)
 static zs3_status fault_list(struct zs3_store *s, const char *prefix, const char *start_after,
 			     unsigned max_keys, struct zs3_list *out)
 {
-	FAULTY(ZS3_OP_LIST, s->inner->ops->list(s->inner, prefix, start_after, max_keys, out));
+	struct fault_store *fs = (struct fault_store *)s;
+	zs3_status err, st;
+	enum verdict v = decide(fs, ZS3_OP_LIST, &err);
+	if (v == FAIL)
+		return err;
+	st = s->inner->ops->list(s->inner, prefix, start_after, max_keys, out);
+	if (v != LOSE_REPLY)
+		return st;
+	zs3_list_free(out); /* a failed call leaves no output behind */
+	return lose_reply(fs, ZS3_OP_LIST, st);
 }
 
 static void fault_close(struct zs3_store *s)
