@@ -331,7 +331,8 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 				  .gid = a->gid, .nlink = a->type == ZFS_DIR ? 2 : 1, .change = 1,
 				  .rdev_major = a->rdev_major, .rdev_minor = a->rdev_minor };
 	zfs_now(&in.a.ctime);
-	in.a.atime = in.a.mtime = in.a.ctime;
+	in.a.atime = a->atime ? *a->atime : in.a.ctime;
+	in.a.mtime = a->mtime ? *a->mtime : in.a.ctime;
 	if (a->type == ZFS_DIR) {
 		in.parent = dir;
 		in.next_cookie = ZFS_FIRST_COOKIE;

@@ -97,6 +97,9 @@ struct zfs_create_args {
 	uint32_t mode, uid, gid;
 	uint32_t rdev_major, rdev_minor; /* devices */
 	const char *target;              /* symlinks */
+	/* initial atime/mtime; NULL = now. Lets an exclusive create store
+	 * its verifier in the same batch as the object (no window). */
+	const struct zfs_time *atime, *mtime;
 };
 /* EEXIST (with *attr of the existing object) if the name is taken. */
 int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_create_args *a,

@@ -1,0 +1,910 @@
+// SPDX-License-Identifier: LGPL-3.0-or-later
+/*
+ * fsal_zerofs/export.c - a ZEROFS export: its FSAL config block, opening its
+ * filesystem (object store -> LSM tree -> zfs), and the export ops.
+ *
+ * Each export is an independent filesystem with its own store, lsm_db and
+ * zfs. The FSAL block:
+ *
+ *   FSAL {
+ *     Name = ZEROFS;
+ *     Store = local | s3;                 # required
+ *     Directory = "/srv/zerofs/fs1";      # local: required
+ *     Bucket = "b"; Endpoint = "https://..."; Region = "us-east-1";
+ *     Prefix = "fs1/"; Allow_Http = false; Addressing = auto|path|virtual;
+ *     Credentials_File = "/etc/ganesha/zerofs.cred"; CA_File = "...";
+ *     (or, discouraged: Access_Key_Id = "..."; Secret_Access_Key = "...";)
+ *     Cache_Dir = "/var/cache/zerofs"; Cache_Size_GB = 10;
+ *     Memory_Cache_MB = 64; Flush_Interval_Ms = 100;
+ *     Sync = true;
+ *   }
+ *
+ * S3 settings default to the seed's AWS_* environment variables and the
+ * cache to SLATEDB_CACHE_DIR / SLATEDB_CACHE_SIZE_GB. A missing, unknown or
+ * invalid key fails the export with an error naming the key (the other
+ * exports are served). Secrets are never logged: only zs3_describe() of a
+ * store is. ganesha.conf.d/README.md documents every key for users.
+ */
+#include "zerofs_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#include "lsm.h"
+#include "object_cache.h"
+#include "store.h"
+
+/* ---- the FSAL block ------------------------------------------------------ */
+
+enum { STORE_UNSET = 0, STORE_LOCAL = 1, STORE_S3 = 2 };
+enum { TRI_UNSET = 0, TRI_FALSE = 1, TRI_TRUE = 2 };
+enum { ADDR_AUTO = 0, ADDR_PATH = 1, ADDR_VIRTUAL = 2 };
+
+/* Values are read as strings and checked here, so that every bad value is
+ * reported with the name of its key (ganesha's own parser names only the
+ * line). */
+struct zerofs_raw_config {
+	char *store, *directory;
+	char *bucket, *endpoint, *region, *prefix, *ca_file, *allow_http, *addressing;
+	char *credentials_file, *access_key_id, *secret_access_key;
+	char *cache_dir, *cache_size_gb, *memory_cache_mb, *flush_interval_ms, *sync;
+};
+
+struct zerofs_config {
+	struct zerofs_raw_config raw;
+	uint32_t store;
+	uint32_t allow_http;
+	uint32_t addressing;
+	uint32_t memory_cache_mb;
+	uint32_t flush_interval_ms;
+	bool sync;
+	/* aliases into raw */
+	char *directory, *bucket, *endpoint, *region, *prefix, *ca_file;
+	char *credentials_file, *access_key_id, *secret_access_key, *cache_dir, *cache_size_gb;
+};
+
+#define ZK_STR(name, min, max, mem) CONF_ITEM_STR(name, min, max, NULL, zerofs_raw_config, mem)
+#define ZK_PATH(name, mem) CONF_ITEM_PATH(name, 1, 4096, NULL, zerofs_raw_config, mem)
+
+static struct config_item zerofs_export_params[] = {
+	CONF_ITEM_NOOP("name"),
+	ZK_STR("Store", 1, 16, store),
+	ZK_PATH("Directory", directory),
+	ZK_STR("Bucket", 1, 255, bucket),
+	ZK_STR("Endpoint", 1, 1024, endpoint),
+	ZK_STR("Region", 1, 64, region),
+	ZK_STR("Prefix", 1, 512, prefix),
+	ZK_STR("Allow_Http", 1, 16, allow_http),
+	ZK_STR("Addressing", 1, 16, addressing),
+	ZK_PATH("CA_File", ca_file),
+	ZK_PATH("Credentials_File", credentials_file),
+	ZK_STR("Access_Key_Id", 1, 256, access_key_id),
+	ZK_STR("Secret_Access_Key", 1, 256, secret_access_key),
+	ZK_PATH("Cache_Dir", cache_dir),
+	ZK_STR("Cache_Size_GB", 1, 32, cache_size_gb),
+	ZK_STR("Memory_Cache_MB", 1, 32, memory_cache_mb),
+	ZK_STR("Flush_Interval_Ms", 1, 32, flush_interval_ms),
+	ZK_STR("Sync", 1, 16, sync),
+	CONFIG_EOL
+};
+
+static struct config_block zerofs_export_block = {
+	.dbus_interface_name = "org.ganesha.nfsd.config.fsal.zerofs-export%d",
+	.blk_desc.name = "FSAL",
+	.blk_desc.type = CONFIG_BLOCK,
+	.blk_desc.u.blk.init = noop_conf_init,
+	.blk_desc.u.blk.params = zerofs_export_params,
+	.blk_desc.u.blk.commit = noop_conf_commit,
+};
+
+static bool bad_value(unsigned id, const char *key, const char *value, const char *want)
+{
+	LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s: \"%s\" is not %s; export not created", id,
+		key, value, want);
+	return false;
+}
+
+static bool parse_bool(unsigned id, const char *key, const char *v, uint32_t *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = TRI_TRUE;
+			return true;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = TRI_FALSE;
+			return true;
+		}
+	}
+	return bad_value(id, key, v, "a boolean (true or false)");
+}
+
+static bool parse_u32(unsigned id, const char *key, const char *v, uint32_t min, uint32_t max,
+		      uint32_t *out)
+{
+	char *end, want[64];
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
+		snprintf(want, sizeof(want), "a whole number from %u to %u", min, max);
+		return bad_value(id, key, v, want);
+	}
+	*out = (uint32_t)n;
+	return true;
+}
+
+/* Turns the strings into settings; false (logged, naming the key) if one
+ * is not valid. */
+static bool config_parse(struct zerofs_config *c, unsigned id)
+{
+	struct zerofs_raw_config *r = &c->raw;
+	uint32_t b;
+
+	c->store = STORE_UNSET;
+	if (r->store) {
+		if (!strcasecmp(r->store, "local"))
+			c->store = STORE_LOCAL;
+		else if (!strcasecmp(r->store, "s3"))
+			c->store = STORE_S3;
+		else
+			return bad_value(id, "Store", r->store, "local or s3");
+	}
+	c->allow_http = TRI_UNSET;
+	if (r->allow_http && !parse_bool(id, "Allow_Http", r->allow_http, &c->allow_http))
+		return false;
+	c->addressing = ADDR_AUTO;
+	if (r->addressing) {
+		if (!strcasecmp(r->addressing, "path"))
+			c->addressing = ADDR_PATH;
+		else if (!strcasecmp(r->addressing, "virtual"))
+			c->addressing = ADDR_VIRTUAL;
+		else if (strcasecmp(r->addressing, "auto"))
+			return bad_value(id, "Addressing", r->addressing, "auto, path or virtual");
+	}
+	c->memory_cache_mb = 64;
+	if (r->memory_cache_mb &&
+	    !parse_u32(id, "Memory_Cache_MB", r->memory_cache_mb, 1, 1024 * 1024, &c->memory_cache_mb))
+		return false;
+	c->flush_interval_ms = 100;
+	if (r->flush_interval_ms &&
+	    !parse_u32(id, "Flush_Interval_Ms", r->flush_interval_ms, 1, 60000, &c->flush_interval_ms))
+		return false;
+	c->sync = true;
+	if (r->sync) {
+		if (!parse_bool(id, "Sync", r->sync, &b))
+			return false;
+		c->sync = b == TRI_TRUE;
+	}
+	c->directory = r->directory;
+	c->bucket = r->bucket;
+	c->endpoint = r->endpoint;
+	c->region = r->region;
+	c->prefix = r->prefix;
+	c->ca_file = r->ca_file;
+	c->credentials_file = r->credentials_file;
+	c->access_key_id = r->access_key_id;
+	c->secret_access_key = r->secret_access_key;
+	c->cache_dir = r->cache_dir;
+	c->cache_size_gb = r->cache_size_gb;
+	return true;
+}
+
+static void config_free(struct zerofs_config *c)
+{
+	struct zerofs_raw_config *r = &c->raw;
+	char **strs[] = { &r->store, &r->directory, &r->bucket, &r->endpoint, &r->region,
+			  &r->prefix, &r->ca_file, &r->allow_http, &r->addressing,
+			  &r->credentials_file, &r->access_key_id, &r->secret_access_key,
+			  &r->cache_dir, &r->cache_size_gb, &r->memory_cache_mb,
+			  &r->flush_interval_ms, &r->sync };
+
+	if (r->secret_access_key)
+		explicit_bzero(r->secret_access_key, strlen(r->secret_access_key));
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		gsh_free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* Parses the export's FSAL block into *c. Unknown keys only warn in ganesha's
+ * parser (the "bogus" flag): here they fail the export. */
+static bool config_load(void *node, struct config_error_type *err_type, struct zerofs_config *c,
+			unsigned export_id)
+{
+	bool prev_bogus = err_type->bogus;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	err_type->bogus = false;
+	rc = load_config_from_node(node, &zerofs_export_block, &c->raw, true, err_type);
+	bool bogus = err_type->bogus;
+	err_type->bogus = prev_bogus || bogus;
+	if (rc != 0 || bogus) {
+		LogCrit(COMPONENT_FSAL,
+			"export %u: the ZEROFS FSAL block has %s (the config report below names it); export not created",
+			export_id, bogus ? "an unknown key" : "an invalid value");
+		if (bogus)
+			err_type->invalid = true; /* make the export fail, not just warn */
+		return false;
+	}
+	if (!config_parse(c, export_id)) {
+		err_type->invalid = true;
+		return false;
+	}
+	return true;
+}
+
+/* Cross-key rules the table cannot express; names the offending key. */
+static bool config_check(const struct zerofs_config *c, unsigned id)
+{
+	const char *bad = NULL, *why = "";
+
+	if (c->store == STORE_UNSET) {
+		bad = "Store";
+		why = "is missing (Store = local or Store = s3)";
+	} else if (c->store == STORE_LOCAL) {
+		if (!c->directory) {
+			bad = "Directory";
+			why = "is missing (required with Store = local)";
+		} else if (c->directory[0] != '/') {
+			bad = "Directory";
+			why = "must be an absolute path";
+		} else if (c->bucket) {
+			bad = "Bucket";
+		} else if (c->endpoint) {
+			bad = "Endpoint";
+		} else if (c->region) {
+			bad = "Region";
+		} else if (c->prefix) {
+			bad = "Prefix";
+		} else if (c->allow_http != TRI_UNSET) {
+			bad = "Allow_Http";
+		} else if (c->addressing != ADDR_AUTO) {
+			bad = "Addressing";
+		} else if (c->ca_file) {
+			bad = "CA_File";
+		} else if (c->credentials_file) {
+			bad = "Credentials_File";
+		} else if (c->access_key_id) {
+			bad = "Access_Key_Id";
+		} else if (c->secret_access_key) {
+			bad = "Secret_Access_Key";
+		}
+		if (bad && !*why)
+			why = "applies only to Store = s3";
+	} else {
+		if (c->directory) {
+			bad = "Directory";
+			why = "applies only to Store = local";
+		} else if (c->credentials_file && (c->access_key_id || c->secret_access_key)) {
+			bad = c->access_key_id ? "Access_Key_Id" : "Secret_Access_Key";
+			why = "conflicts with Credentials_File (use one)";
+		} else if (!c->access_key_id != !c->secret_access_key) {
+			bad = c->access_key_id ? "Secret_Access_Key" : "Access_Key_Id";
+			why = "is missing (inline credentials need both keys)";
+		}
+	}
+	if (!bad && c->cache_size_gb && !c->cache_dir && !getenv("SLATEDB_CACHE_DIR")) {
+		bad = "Cache_Size_GB";
+		why = "needs Cache_Dir (or SLATEDB_CACHE_DIR)";
+	}
+	if (bad) {
+		LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s %s; export not created", id, bad,
+			why);
+		return false;
+	}
+	return true;
+}
+
+/* ---- exports sharing one process ----------------------------------------- */
+
+/* Two exports on the same store would fence each other: refuse the second. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+struct open_store {
+	struct open_store *next;
+	char *desc;
+	unsigned export_id;
+};
+static struct open_store *open_stores;
+
+static bool claim_store(const char *desc, unsigned export_id)
+{
+	struct open_store *o;
+	bool ok = true;
+
+	pthread_mutex_lock(&open_lock);
+	for (o = open_stores; o; o = o->next) {
+		if (!strcmp(o->desc, desc)) {
+			LogCrit(COMPONENT_FSAL,
+				"export %u: store %s is already served by export %u (two exports on one store would fence each other); export not created",
+				export_id, desc, o->export_id);
+			ok = false;
+			break;
+		}
+	}
+	if (ok) {
+		o = gsh_calloc(1, sizeof(*o));
+		o->desc = gsh_strdup(desc);
+		o->export_id = export_id;
+		o->next = open_stores;
+		open_stores = o;
+	}
+	pthread_mutex_unlock(&open_lock);
+	return ok;
+}
+
+static void release_store(const char *desc)
+{
+	struct open_store **p, *o;
+
+	pthread_mutex_lock(&open_lock);
+	for (p = &open_stores; (o = *p); p = &o->next) {
+		if (!strcmp(o->desc, desc)) {
+			*p = o->next;
+			gsh_free(o->desc);
+			gsh_free(o);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+/* ---- the write verifier -------------------------------------------------- */
+
+/* Ganesha's write verifiers are its start time in whole seconds
+ * (nfs_ServerEpoch, or -E's value): two runs started within one second
+ * would share one, and a client could then miss that UNSTABLE writes were
+ * lost in between. When the epoch is this very second (ganesha's default),
+ * wait before the first export serves until the clock has left it: the next
+ * run necessarily starts in a later second. A pinned -E epoch is the
+ * operator's to keep increasing. NFSv4 asks the export for its verifier and
+ * gets a random per-run value (zerofs_get_write_verifier); NFSv3 uses the
+ * global one directly. */
+static uint8_t run_verifier[8];
+
+static void wait_epoch(void)
+{
+	time_t now = time(NULL);
+
+	if (getrandom(run_verifier, sizeof(run_verifier), 0) != sizeof(run_verifier)) {
+		uint64_t v = (uint64_t)now ^ ((uint64_t)getpid() << 32) ^ (uint64_t)clock();
+		memcpy(run_verifier, &v, sizeof(v));
+	}
+	if (now == nfs_ServerEpoch) {
+		while (time(NULL) <= nfs_ServerEpoch)
+			usleep(20000);
+	} else if (now - nfs_ServerEpoch > 86400 || nfs_ServerEpoch - now > 86400) {
+		LogWarn(COMPONENT_FSAL,
+			"ZEROFS: the server epoch (%lld) is pinned far from now: unless it changes on every restart, NFSv3 clients cannot detect lost UNSTABLE writes",
+			(long long)nfs_ServerEpoch);
+	}
+}
+
+static void verifier_once(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, wait_epoch);
+}
+
+static void zerofs_get_write_verifier(struct fsal_export *exp_hdl, struct gsh_buffdesc *verf)
+{
+	(void)exp_hdl;
+	memcpy(verf->addr, run_verifier,
+	       verf->len < sizeof(run_verifier) ? verf->len : sizeof(run_verifier));
+}
+
+/* ---- opening the filesystem ---------------------------------------------- */
+
+static uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* mkdir -p with mode 0700 for what it creates; 0 or an errno. */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return EINVAL;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+				return errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* Opens the configured store (contacting nothing). probe: only to compare
+ * its description with a live export's (no directory is created, nothing is
+ * logged). */
+static bool open_store(const struct zerofs_config *c, unsigned id, bool probe,
+		       struct zs3_store **out)
+{
+	zs3_status st;
+
+	*out = NULL;
+	if (c->store == STORE_LOCAL && probe)
+		return zs3_open_local(c->directory, false, out) == ZS3_OK;
+	if (c->store == STORE_LOCAL) {
+		struct stat sb;
+		int e;
+		if (stat(c->directory, &sb) != 0) {
+			LogEvent(COMPONENT_FSAL, "export %u: creating local store directory %s", id,
+				 c->directory);
+			if ((e = mkdir_p(c->directory))) {
+				LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Directory: cannot create %s: %s",
+					id, c->directory, strerror(e));
+				return false;
+			}
+		}
+		st = zs3_open_local(c->directory, true, out);
+		if (st != ZS3_OK) {
+			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Directory: cannot open %s: %s (%s)",
+				id, c->directory, zs3_strstatus(st), zs3_last_error());
+			return false;
+		}
+		return true;
+	}
+
+	struct zs3_s3_config s3 = { 0 };
+	char *ak = NULL, *sk = NULL;
+
+	s3.endpoint = c->endpoint;
+	s3.bucket = c->bucket;
+	s3.region = c->region;
+	s3.prefix = c->prefix;
+	s3.ca_file = c->ca_file;
+	s3.addressing = c->addressing == ADDR_PATH      ? ZS3_ADDR_PATH
+			: c->addressing == ADDR_VIRTUAL ? ZS3_ADDR_VIRTUAL
+							: ZS3_ADDR_AUTO;
+	if (c->credentials_file) {
+		st = zs3_read_credentials_file(c->credentials_file, &ak, &sk);
+		if (st != ZS3_OK) {
+			if (!probe)
+				LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Credentials_File: %s: %s",
+					id, c->credentials_file, zs3_last_error());
+			return false;
+		}
+		s3.access_key = ak;
+		s3.secret_key = sk;
+	} else if (c->access_key_id) {
+		if (!probe)
+			LogWarn(COMPONENT_FSAL,
+				"export %u: S3 credentials are written inline in the config file; Credentials_File (mode 0600) is preferred",
+				id);
+		s3.access_key = c->access_key_id;
+		s3.secret_key = c->secret_access_key;
+	}
+	zs3_s3_config_from_env(&s3); /* the seed's AWS_* variables fill the rest */
+	if (c->allow_http != TRI_UNSET)
+		s3.allow_http = c->allow_http == TRI_TRUE; /* explicit setting wins */
+	st = zs3_open_s3(&s3, out);
+	if (ak)
+		explicit_bzero(ak, strlen(ak));
+	if (sk)
+		explicit_bzero(sk, strlen(sk));
+	free(ak);
+	free(sk);
+	if (st != ZS3_OK) {
+		/* zs3_last_error() never carries a secret */
+		if (!probe)
+			LogCrit(COMPONENT_FSAL,
+				"export %u: cannot set up the S3 store (check Endpoint, Bucket, Region, Allow_Http, Credentials_File): %s",
+				id, zs3_last_error());
+		return false;
+	}
+	return true;
+}
+
+/* Opens store, engine and filesystem into exp. */
+static bool open_fs(struct zerofs_export *exp, const struct zerofs_config *c)
+{
+	struct lsm_options o = { 0 };
+	const char *cache_dir = c->cache_dir ? c->cache_dir : getenv("SLATEDB_CACHE_DIR");
+	const char *cache_gb = c->cache_size_gb ? c->cache_size_gb : getenv("SLATEDB_CACHE_SIZE_GB");
+	const char *gb_key = c->cache_size_gb ? "Cache_Size_GB" : "SLATEDB_CACHE_SIZE_GB";
+	char *cache_path = NULL;
+	unsigned id = exp->export_id;
+	struct zfs_attr root;
+	lsm_status ls;
+	int err;
+
+	if (cache_dir && !*cache_dir)
+		cache_dir = NULL;
+	if (cache_dir) {
+		if (!cache_gb || !*cache_gb) {
+			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Cache_Size_GB is missing (required with Cache_Dir %s)",
+				id, cache_dir);
+			return false;
+		}
+		if (lsm_parse_cache_size_gb(gb_key, cache_gb, &o.cache_dir_bytes) != LSM_OK) {
+			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s: %s", id, gb_key,
+				lsm_last_error());
+			return false;
+		}
+	}
+
+	if (!open_store(c, id, false, &exp->store))
+		return false;
+	exp->store_desc = gsh_strdup(zs3_describe(exp->store));
+	if (!claim_store(exp->store_desc, id)) {
+		gsh_free(exp->store_desc);
+		exp->store_desc = NULL;
+		goto fail;
+	}
+
+	if (cache_dir) {
+		/* One subdirectory per store: object names repeat across stores. */
+		size_t n = strlen(cache_dir) + 32;
+		cache_path = gsh_malloc(n);
+		snprintf(cache_path, n, "%s/%016" PRIx64, cache_dir, fnv1a64(exp->store_desc));
+		int e = mkdir_p(cache_dir);
+		if (e) {
+			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Cache_Dir: cannot create %s: %s",
+				id, cache_dir, strerror(e));
+			goto fail;
+		}
+		o.cache_dir = cache_path;
+	}
+	o.store = exp->store;
+	o.block_cache_bytes = (size_t)c->memory_cache_mb << 20;
+	o.flush_interval_ms = c->flush_interval_ms;
+	ls = lsm_open(&o, &exp->db);
+	if (ls != LSM_OK) {
+		LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)", id,
+			exp->store_desc, lsm_strstatus(ls), lsm_last_error());
+		exp->db = NULL;
+		goto fail;
+	}
+	if ((err = zfs_open(exp->db, &exp->fs)) != 0 ||
+	    (err = zfs_getattr(exp->fs, ZFS_ROOT_INO, &root)) != 0) {
+		LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)", id,
+			exp->store_desc, strerror(err), lsm_last_error());
+		goto fail;
+	}
+	exp->fs_id = root.gen;
+	gsh_free(cache_path);
+	LogEvent(COMPONENT_FSAL,
+		 "export %u: ZEROFS filesystem %016" PRIx64 " on %s%s%s, %s metadata, cache %s",
+		 id, exp->fs_id, exp->store_desc, cache_dir ? " with disk cache " : "",
+		 cache_dir ? cache_dir : "", exp->sync ? "synchronous" : "asynchronous",
+		 cache_dir ? "on disk and in memory" : "in memory");
+	return true;
+
+fail:
+	gsh_free(cache_path);
+	if (exp->fs)
+		zfs_close(exp->fs);
+	if (exp->db)
+		lsm_close(exp->db);
+	if (exp->store_desc)
+		release_store(exp->store_desc);
+	zs3_close(exp->store);
+	gsh_free(exp->store_desc);
+	exp->fs = NULL;
+	exp->db = NULL;
+	exp->store = NULL;
+	exp->store_desc = NULL;
+	return false;
+}
+
+static void close_fs(struct zerofs_export *exp)
+{
+	lsm_status ls;
+
+	if (exp->fs)
+		zfs_close(exp->fs);
+	if (exp->db && (ls = lsm_close(exp->db)) != LSM_OK)
+		LogMajor(COMPONENT_FSAL, "export %u: closing %s: %s (%s)", exp->export_id,
+			 exp->store_desc ? exp->store_desc : "?", lsm_strstatus(ls), lsm_last_error());
+	if (exp->store_desc)
+		release_store(exp->store_desc);
+	zs3_close(exp->store);
+	gsh_free(exp->store_desc);
+	exp->fs = NULL;
+	exp->db = NULL;
+	exp->store = NULL;
+	exp->store_desc = NULL;
+}
+
+/* ---- export ops ---------------------------------------------------------- */
+
+static void zerofs_release_export(struct fsal_export *exp_hdl)
+{
+	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
+
+	LogDebug(COMPONENT_FSAL, "export %u: releasing", exp->export_id);
+	close_fs(exp);
+	fsal_detach_export(exp_hdl->fsal, &exp_hdl->exports);
+	free_export_ops(exp_hdl);
+	gsh_free(exp);
+}
+
+/* The export's root, or a directory below it for a path under the export's
+ * Path (e.g. a v3 mount of /zerofs/sub). */
+static fsal_status_t zerofs_lookup_path(struct fsal_export *exp_hdl, const char *path,
+					struct fsal_obj_handle **handle,
+					struct fsal_attrlist *attrs_out)
+{
+	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
+	const char *root = CTX_FULLPATH(op_ctx);
+	size_t rl = strlen(root);
+	struct zfs_attr a;
+	char name[ZFS_NAME_MAX + 1];
+	const char *p;
+	int err;
+
+	*handle = NULL;
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (strncmp(path, root, rl) != 0 || (path[rl] != '\0' && path[rl] != '/' && rl > 1)) {
+		LogInfo(COMPONENT_FSAL, "export %u: path %s is not under %s", exp->export_id, path,
+			root);
+		return fsalstat(ERR_FSAL_NOENT, ENOENT);
+	}
+	if ((err = zfs_getattr(exp->fs, ZFS_ROOT_INO, &a)))
+		return zerofs_status(exp, err, "lookup_path");
+	for (p = path + rl; *p;) {
+		size_t n;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		if (n > ZFS_NAME_MAX)
+			return fsalstat(ERR_FSAL_NAMETOOLONG, ENAMETOOLONG);
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n;
+		if ((err = zfs_lookup(exp->fs, a.ino, name, &a)))
+			return zerofs_status(exp, err, "lookup_path");
+		if (a.type != ZFS_DIR)
+			return fsalstat(ERR_FSAL_NOTDIR, ENOTDIR);
+	}
+	*handle = &zerofs_alloc_handle(exp, &a)->obj_handle;
+	if (attrs_out)
+		zerofs_attr_to_fsal(exp, &a, attrs_out);
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}
+
+/* Checks our part of a wire handle; ganesha then uses it as the host handle
+ * and as the MDCACHE key. Garbage is BADHANDLE, never a crash. */
+static fsal_status_t zerofs_wire_to_host(struct fsal_export *exp_hdl, fsal_digesttype_t in_type,
+					 struct gsh_buffdesc *fh_desc, int flags)
+{
+	uint64_t ino, gen;
+
+	(void)exp_hdl;
+	(void)in_type;
+	(void)flags; /* our encoding is byte-order independent */
+	if (!fh_desc || !fh_desc->addr || !zerofs_fh_decode(fh_desc->addr, fh_desc->len, &ino, &gen)) {
+		LogInfo(COMPONENT_FSAL, "bad ZEROFS handle (%zu bytes)", fh_desc ? fh_desc->len : 0);
+		return fsalstat(ERR_FSAL_BADHANDLE, 0);
+	}
+	fh_desc->len = ZEROFS_FH_LEN;
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}
+
+static fsal_status_t zerofs_create_handle(struct fsal_export *exp_hdl, struct gsh_buffdesc *hdl_desc,
+					  struct fsal_obj_handle **handle,
+					  struct fsal_attrlist *attrs_out)
+{
+	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
+	uint64_t ino, gen;
+	struct zfs_attr a;
+	int err;
+
+	*handle = NULL;
+	if (!zerofs_fh_decode(hdl_desc->addr, hdl_desc->len, &ino, &gen))
+		return fsalstat(ERR_FSAL_BADHANDLE, 0);
+	if (gen != exp->fs_id) /* another filesystem's (or a forged) handle */
+		return fsalstat(ERR_FSAL_STALE, ESTALE);
+	err = zfs_getattr_gen(exp->fs, ino, gen, &a);
+	if (err == ENOENT)
+		err = ESTALE;
+	if (err)
+		return err == ESTALE ? fsalstat(ERR_FSAL_STALE, ESTALE)
+				     : zerofs_status(exp, err, "create_handle");
+	*handle = &zerofs_alloc_handle(exp, &a)->obj_handle;
+	if (attrs_out)
+		zerofs_attr_to_fsal(exp, &a, attrs_out);
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}
+
+/* An object store has no fixed capacity: report a large virtual one (1 PiB
+ * of space, 2^40 inodes) minus what is used. */
+#define ZEROFS_VIRTUAL_BYTES (UINT64_C(1) << 50)
+#define ZEROFS_VIRTUAL_FILES (UINT64_C(1) << 40)
+
+static fsal_status_t zerofs_get_dynamic_info(struct fsal_export *exp_hdl,
+					     struct fsal_obj_handle *obj_hdl,
+					     fsal_dynamicfsinfo_t *info)
+{
+	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
+	struct zfs_statfs s;
+	int err;
+
+	(void)obj_hdl;
+	if ((err = zfs_statfs(exp->fs, &s)))
+		return zerofs_status(exp, err, "statfs");
+	memset(info, 0, sizeof(*info));
+	info->total_bytes = ZEROFS_VIRTUAL_BYTES;
+	info->free_bytes = s.bytes_used < ZEROFS_VIRTUAL_BYTES ? ZEROFS_VIRTUAL_BYTES - s.bytes_used : 0;
+	info->avail_bytes = info->free_bytes;
+	info->total_files = ZEROFS_VIRTUAL_FILES;
+	info->free_files = s.files < ZEROFS_VIRTUAL_FILES ? ZEROFS_VIRTUAL_FILES - s.files : 0;
+	info->avail_files = info->free_files;
+	info->maxread = exp_hdl->fsal->fs_info.maxread;
+	info->maxwrite = exp_hdl->fsal->fs_info.maxwrite;
+	info->time_delta.tv_sec = 0;
+	info->time_delta.tv_nsec = 1; /* times are kept to the nanosecond */
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}
+
+static bool zerofs_fs_supports(struct fsal_export *exp_hdl, fsal_fsinfo_options_t option)
+{
+	const struct fsal_staticfsinfo_t *i = &exp_hdl->fsal->fs_info;
+
+	switch (option) {
+	case fso_no_trunc: return i->no_trunc;
+	case fso_chown_restricted: return i->chown_restricted;
+	case fso_case_insensitive: return i->case_insensitive;
+	case fso_case_preserving: return i->case_preserving;
+	case fso_link_support: return i->link_support;
+	case fso_symlink_support: return i->symlink_support;
+	case fso_lock_support: return i->lock_support;
+	case fso_lock_support_async_block: return i->lock_support_async_block;
+	case fso_named_attr: return i->named_attr;
+	case fso_unique_handles: return i->unique_handles;
+	case fso_cansettime: return i->cansettime;
+	case fso_homogenous: return i->homogenous;
+	case fso_auth_exportpath_xdev: return i->auth_exportpath_xdev;
+	case fso_delegations_r: return (i->delegations & FSAL_OPTION_FILE_READ_DELEG) != 0;
+	case fso_delegations_w: return (i->delegations & FSAL_OPTION_FILE_WRITE_DELEG) != 0;
+	case fso_pnfs_ds_supported: return i->pnfs_ds;
+	case fso_pnfs_mds_supported: return i->pnfs_mds;
+	case fso_grace_method: return i->fsal_grace;
+	case fso_link_supports_permission_checks: return i->link_supports_permission_checks;
+	case fso_rename_changes_key: return i->rename_changes_key;
+	case fso_compute_readdir_cookie: return i->compute_readdir_cookie;
+	case fso_whence_is_name: return i->whence_is_name;
+	case fso_readdir_plus: return i->readdir_plus;
+	case fso_compliant_eof_behavior: return i->compliant_eof_behavior;
+	case fso_xattr_support: return i->xattr_support;
+	}
+	return false;
+}
+
+/* A state carries our "fd" (its open mode) right after it, as the common
+ * helpers (fsal_find_fd, the default status2) expect. */
+static struct state_t *zerofs_alloc_state(struct fsal_export *exp_hdl, enum state_type state_type,
+					  struct state_t *related_state)
+{
+	return init_state(gsh_calloc(1, sizeof(struct state_t) + sizeof(struct fsal_fd)), exp_hdl,
+			  state_type, related_state);
+}
+
+static void zerofs_export_ops_init(struct export_ops *ops)
+{
+	ops->release = zerofs_release_export;
+	ops->lookup_path = zerofs_lookup_path;
+	ops->wire_to_host = zerofs_wire_to_host;
+	ops->create_handle = zerofs_create_handle;
+	ops->get_fs_dynamic_info = zerofs_get_dynamic_info;
+	ops->fs_supports = zerofs_fs_supports;
+	ops->alloc_state = zerofs_alloc_state;
+	ops->get_write_verifier = zerofs_get_write_verifier;
+}
+
+/* ---- create / update ------------------------------------------------------ */
+
+fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_node,
+				   struct config_error_type *err_type,
+				   const struct fsal_up_vector *up_ops)
+{
+	struct zerofs_export *exp = gsh_calloc(1, sizeof(*exp));
+	struct zerofs_config c;
+	unsigned id = op_ctx->ctx_export->export_id;
+	int rc;
+
+	fsal_export_init(&exp->export);
+	zerofs_export_ops_init(&exp->export.exp_ops);
+	exp->export_id = id;
+
+	if (!config_load(parse_node, err_type, &c, id) || !config_check(&c, id)) {
+		config_free(&c);
+		err_type->invalid = true;
+		goto err_free;
+	}
+	exp->sync = c.sync;
+	verifier_once();
+	if (!open_fs(exp, &c)) {
+		config_free(&c);
+		err_type->invalid = true;
+		goto err_free;
+	}
+	config_free(&c);
+
+	if ((rc = fsal_attach_export(fsal_hdl, &exp->export.exports)) != 0) {
+		LogMajor(COMPONENT_FSAL, "export %u: could not attach export", id);
+		close_fs(exp);
+		goto err_free;
+	}
+	exp->export.fsal = fsal_hdl;
+	exp->export.up_ops = up_ops;
+	op_ctx->fsal_export = &exp->export;
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+
+err_free:
+	free_export_ops(&exp->export);
+	gsh_free(exp);
+	return fsalstat(ERR_FSAL_INVAL, EINVAL);
+}
+
+/* A config reload may change Sync; the store cannot change under a live
+ * export (remove and re-add the export for that). */
+fsal_status_t zerofs_update_export(struct fsal_module *fsal_hdl, void *parse_node,
+				   struct config_error_type *err_type,
+				   struct fsal_export *original, struct fsal_module *updated_super)
+{
+	struct zerofs_export *exp = zerofs_export_of(original);
+	struct zerofs_config c;
+	struct zs3_store *probe = NULL;
+	fsal_status_t st = update_export(fsal_hdl, parse_node, err_type, original, updated_super);
+	bool same;
+
+	if (FSAL_IS_ERROR(st))
+		return st;
+	if (!config_load(parse_node, err_type, &c, exp->export_id) ||
+	    !config_check(&c, exp->export_id)) {
+		config_free(&c);
+		err_type->invalid = true;
+		return fsalstat(ERR_FSAL_INVAL, EINVAL);
+	}
+	/* Same store? Compare descriptions (opening a store contacts nothing). */
+	same = open_store(&c, exp->export_id, true, &probe) && exp->store_desc &&
+	       !strcmp(zs3_describe(probe), exp->store_desc);
+	zs3_close(probe);
+	if (!same) {
+		LogCrit(COMPONENT_FSAL,
+			"export %u: the ZEROFS store settings cannot change while the export exists; remove the export and add it again",
+			exp->export_id);
+		config_free(&c);
+		err_type->invalid = true;
+		return fsalstat(ERR_FSAL_INVAL, EINVAL);
+	}
+	if (exp->sync != c.sync)
+		LogEvent(COMPONENT_FSAL, "export %u: Sync = %s", exp->export_id,
+			 c.sync ? "true" : "false");
+	__atomic_store_n(&exp->sync, c.sync, __ATOMIC_RELAXED);
+	config_free(&c);
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}

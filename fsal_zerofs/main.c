@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: LGPL-3.0-or-later
+/*
+ * fsal_zerofs/main.c - the ZEROFS module: registration with ganesha, the
+ * module-wide capabilities (fs_info) and config block, error mapping and
+ * logging shared by export.c and handle.c.
+ *
+ * Module config (optional, top level of ganesha.conf):
+ *   ZEROFS { Umask = 0022; MaxRead = 1048576; MaxWrite = 1048576;
+ *            Link_Support = true; Symlink_Support = true; }
+ * Per-export settings (the store, caches, durability) live in each EXPORT's
+ * FSAL block: see export.c.
+ */
+#include "zerofs_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+
+#include "lsm.h"
+#include "store.h"
+
+struct zerofs_module ZeroFS = {
+	.fsal = {
+		.fs_info = {
+			.maxfilesize = ZFS_MAX_FILE_SIZE,
+			.maxlink = 65000, /* fs.c refuses more links (EMLINK) */
+			.maxnamelen = ZFS_NAME_MAX,
+			.maxpathlen = 4096,
+			.no_trunc = true,
+			.chown_restricted = true,
+			.case_insensitive = false,
+			.case_preserving = true,
+			.link_support = true,
+			.symlink_support = true,
+			.lock_support = true, /* ganesha's SAL arbitrates; one server */
+			.lock_support_async_block = false,
+			.named_attr = false,
+			.unique_handles = true,
+			.acl_support = 0,
+			.cansettime = true,
+			.homogenous = true,
+			.supported_attrs = ATTRS_POSIX,
+			.maxread = 1024 * 1024,
+			.maxwrite = 1024 * 1024,
+			.umask = 0,
+			.auth_exportpath_xdev = false,
+			.delegations = FSAL_OPTION_NO_DELEGATIONS,
+			.link_supports_permission_checks = false,
+			.rename_changes_key = false,
+			.compute_readdir_cookie = false,
+			.whence_is_name = false,
+			.readdir_plus = true,
+			.compliant_eof_behavior = true, /* read2 sets EOF on the last data */
+			.xattr_support = false,
+			.expire_time_parent = -1,
+		},
+	},
+};
+
+static struct config_item zerofs_module_params[] = {
+	CONF_ITEM_MODE("Umask", 0, zerofs_module, fsal.fs_info.umask),
+	CONF_ITEM_UI64("MaxRead", 4096, FSAL_MAXIOSIZE, 1024 * 1024, zerofs_module,
+		       fsal.fs_info.maxread),
+	CONF_ITEM_UI64("MaxWrite", 4096, FSAL_MAXIOSIZE, 1024 * 1024, zerofs_module,
+		       fsal.fs_info.maxwrite),
+	CONF_ITEM_BOOL("Link_Support", true, zerofs_module, fsal.fs_info.link_support),
+	CONF_ITEM_BOOL("Symlink_Support", true, zerofs_module, fsal.fs_info.symlink_support),
+	CONFIG_EOL
+};
+
+static struct config_block zerofs_module_block = {
+	.dbus_interface_name = "org.ganesha.nfsd.config.fsal.zerofs",
+	.blk_desc.name = "ZEROFS",
+	.blk_desc.type = CONFIG_BLOCK,
+	.blk_desc.u.blk.init = noop_conf_init,
+	.blk_desc.u.blk.params = zerofs_module_params,
+	.blk_desc.u.blk.commit = noop_conf_commit,
+};
+
+/* ---- logging ------------------------------------------------------------ */
+
+/* s3/ (and through it the engine's object traffic) logs through one
+ * process-wide callback; its messages never carry secrets. */
+static void store_log(void *ctx, enum zs3_log_level level, const char *msg)
+{
+	(void)ctx;
+	switch (level) {
+	case ZS3_LOG_ERROR:
+		LogMajor(COMPONENT_FSAL, "zerofs store: %s", msg);
+		break;
+	case ZS3_LOG_WARN:
+		LogWarn(COMPONENT_FSAL, "zerofs store: %s", msg);
+		break;
+	case ZS3_LOG_INFO:
+		LogInfo(COMPONENT_FSAL, "zerofs store: %s", msg);
+		break;
+	default:
+		LogDebug(COMPONENT_FSAL, "zerofs store: %s", msg);
+		break;
+	}
+}
+
+void zerofs_route_store_log(void)
+{
+	zs3_set_logger(store_log, NULL);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+fsal_status_t zerofs_status(struct zerofs_export *exp, int err, const char *what)
+{
+	fsal_errors_t major;
+
+	switch (err) {
+	case 0:
+		return fsalstat(ERR_FSAL_NO_ERROR, 0);
+	case EPERM: major = ERR_FSAL_PERM; break;
+	case ENOENT: major = ERR_FSAL_NOENT; break;
+	case EACCES: major = ERR_FSAL_ACCESS; break;
+	case EEXIST: major = ERR_FSAL_EXIST; break;
+	case EXDEV: major = ERR_FSAL_XDEV; break;
+	case ENOTDIR: major = ERR_FSAL_NOTDIR; break;
+	case EISDIR: major = ERR_FSAL_ISDIR; break;
+	case EINVAL: major = ERR_FSAL_INVAL; break;
+	case EFBIG: major = ERR_FSAL_FBIG; break;
+	case ENOSPC: major = ERR_FSAL_NOSPC; break;
+	case EMLINK: major = ERR_FSAL_MLINK; break;
+	case ENAMETOOLONG: major = ERR_FSAL_NAMETOOLONG; break;
+	case ENOTEMPTY: major = ERR_FSAL_NOTEMPTY; break;
+	case ESTALE: major = ERR_FSAL_STALE; break;
+	case ENXIO: major = ERR_FSAL_NXIO; break;
+	case ENOMEM: major = ERR_FSAL_NOMEM; break;
+	case EAGAIN:
+		/* the object store failed transiently: the client retries
+		 * (NFS3ERR_JUKEBOX / NFS4ERR_DELAY) */
+		LogInfo(COMPONENT_FSAL, "export %u: %s: object store busy or unreachable, asking the client to retry",
+			exp ? exp->export_id : 0, what);
+		major = ERR_FSAL_DELAY;
+		break;
+	case EROFS:
+		/* fenced: another server opened this filesystem for writing */
+		if (exp && !__atomic_exchange_n(&exp->fenced_logged, 1, __ATOMIC_RELAXED))
+			LogCrit(COMPONENT_FSAL,
+				"export %u (%s): another server has opened this filesystem for writing; this server is fenced and refuses every change from now on (restart it to serve again, after the other one stops)",
+				exp->export_id, exp->store_desc ? exp->store_desc : "?");
+		major = ERR_FSAL_ROFS;
+		break;
+	case EIO:
+		LogMajor(COMPONENT_FSAL, "export %u: %s: I/O error (%s)", exp ? exp->export_id : 0,
+			 what, lsm_last_error());
+		major = ERR_FSAL_IO;
+		break;
+	default:
+		LogMajor(COMPONENT_FSAL, "export %u: %s: unexpected error %d (%s)",
+			 exp ? exp->export_id : 0, what, err, strerror(err));
+		major = ERR_FSAL_SERVERFAULT;
+		break;
+	}
+	return fsalstat(major, err);
+}
+
+/* ---- module ops ---------------------------------------------------------- */
+
+static fsal_status_t zerofs_init_config(struct fsal_module *fsal_hdl, config_file_t config_struct,
+					struct config_error_type *err_type)
+{
+	struct zerofs_module *me = container_of(fsal_hdl, struct zerofs_module, fsal);
+
+	(void)load_config_from_parse(config_struct, &zerofs_module_block, me, true, err_type);
+	if (!config_error_is_harmless(err_type)) {
+		LogCrit(COMPONENT_FSAL, "ZEROFS: invalid ZEROFS {} block (see the config errors above)");
+		return fsalstat(ERR_FSAL_INVAL, 0);
+	}
+	display_fsinfo(&me->fsal);
+	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}
+
+MODULE_INIT void zerofs_init(void)
+{
+	struct fsal_module *me = &ZeroFS.fsal;
+
+	if (register_fsal(me, ZEROFS_FSAL_NAME, FSAL_MAJOR_VERSION, FSAL_MINOR_VERSION,
+			  FSAL_ID_NO_PNFS) != 0) {
+		LogCrit(COMPONENT_FSAL, "ZEROFS module failed to register");
+		return;
+	}
+	me->m_ops.init_config = zerofs_init_config;
+	me->m_ops.create_export = zerofs_create_export;
+	me->m_ops.update_export = zerofs_update_export;
+	zerofs_handle_ops_init(&ZeroFS.handle_ops);
+	zerofs_route_store_log();
+}
+
+MODULE_FINI void zerofs_fini(void)
+{
+	zs3_set_logger(NULL, NULL);
+	if (unregister_fsal(&ZeroFS.fsal) != 0)
+		LogCrit(COMPONENT_FSAL, "ZEROFS module: unable to unregister");
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+/*
+ * fsal_zerofs/zerofs_int.h - the ganesha glue's private types: the module,
+ * an export (one independent filesystem: its own store, LSM tree and zfs),
+ * and an object handle (an inode number and generation). Shared by main.c
+ * (module), export.c (export ops, config) and handle.c (object ops).
+ *
+ * The glue is thin: every filesystem operation is one call into fs.h, whose
+ * errors (positive errnos) zerofs_status() turns into ganesha's.
+ */
+#ifndef ZEROFS_INT_H
+#define ZEROFS_INT_H
+
+/* config.h must come first: ganesha's headers test its macros. */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Every ganesha header the glue uses, in one place, with two warnings off
+ * for them only: with NDEBUG (release builds, as Debian's) an inline
+ * function in fsal_api.h keeps a variable only assert() reads, and inline
+ * functions in ganesha's and ntirpc's headers ignore parameters. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "fsal.h"
+#include "fsal_types.h"
+#include "fsal_api.h"
+#include "fsal_convert.h"
+#include "FSAL/fsal_commonlib.h"
+#include "FSAL/fsal_config.h"
+#include "FSAL/fsal_init.h"
+#include "nfs_core.h"
+#include "nfs_exports.h"
+#include "export_mgr.h"
+#pragma GCC diagnostic pop
+
+#include "fs.h"
+
+/* ---- build-time ABI checks against Debian's ganesha 4.3 ---------------- */
+
+#if FSAL_MAJOR_VERSION != 11 || FSAL_MINOR_VERSION != 0
+#error "ZeroFS is built for nfs-ganesha 4.3 (FSAL API 11.0) only"
+#endif
+
+/* The core FSAL structs of 4.3-2 as Debian built it: a different size means
+ * these headers or config.h do not match the installed binary. */
+_Static_assert(sizeof(struct fsal_module) == 352, "struct fsal_module size differs from ganesha 4.3");
+_Static_assert(sizeof(struct fsal_export) == 360, "struct fsal_export size differs from ganesha 4.3");
+_Static_assert(sizeof(struct fsal_obj_handle) == 144,
+	       "struct fsal_obj_handle size differs from ganesha 4.3");
+_Static_assert(sizeof(struct fsal_obj_ops) == 424, "struct fsal_obj_ops size differs from ganesha 4.3");
+_Static_assert(sizeof(struct fsal_attrlist) == 248, "struct fsal_attrlist size differs from ganesha 4.3");
+
+#define ZEROFS_FSAL_NAME "ZEROFS"
+
+/* ---- wire handles ------------------------------------------------------ */
+
+/* Our part of a file handle (ganesha adds its own header around it):
+ *   byte 0      format version (ZEROFS_FH_VERSION)
+ *   bytes 1-8   inode number, little endian
+ *   bytes 9-16  generation (zfs_attr.gen), little endian
+ * 17 bytes, well under NFSv3's 59. Inode numbers are never reused and the
+ * generation differs between filesystems, so a handle names one object of
+ * one filesystem forever, across restarts. The key MDCACHE hashes on is the
+ * same 17 bytes. */
+#define ZEROFS_FH_VERSION 1
+#define ZEROFS_FH_LEN 17
+
+/* ---- the module ---------------------------------------------------------- */
+
+struct zerofs_module {
+	struct fsal_module fsal;
+	struct fsal_obj_ops handle_ops;
+};
+
+extern struct zerofs_module ZeroFS;
+
+/* ---- an export: one filesystem ------------------------------------------- */
+
+struct zerofs_export {
+	struct fsal_export export;
+	struct zs3_store *store;
+	struct lsm_db *db;
+	struct zfs *fs;
+	uint64_t fs_id;     /* the root's generation: names this filesystem */
+	bool sync;          /* metadata changes durable before the reply */
+	uint16_t export_id; /* for log messages */
+	char *store_desc;   /* zs3_describe(), no secrets */
+	int fenced_logged;  /* EROFS reported once */
+};
+
+/* ---- an object handle ---------------------------------------------------- */
+
+struct zerofs_handle {
+	struct fsal_obj_handle obj_handle;
+	struct zerofs_export *exp;
+	uint64_t ino, gen;
+	uint8_t key[ZEROFS_FH_LEN]; /* wire form == MDCACHE key */
+	/* regular files: the share reservation and the global "fd" (ganesha
+	 * tracks open modes in it; there is no descriptor behind it) */
+	struct fsal_share share;
+	struct fsal_fd fd;
+};
+
+/* handle.c */
+void zerofs_handle_ops_init(struct fsal_obj_ops *ops);
+struct zerofs_handle *zerofs_alloc_handle(struct zerofs_export *exp, const struct zfs_attr *a);
+void zerofs_attr_to_fsal(const struct zerofs_export *exp, const struct zfs_attr *a,
+			 struct fsal_attrlist *out);
+bool zerofs_fh_decode(const void *buf, size_t len, uint64_t *ino, uint64_t *gen);
+
+/* export.c */
+fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_node,
+				   struct config_error_type *err_type,
+				   const struct fsal_up_vector *up_ops);
+fsal_status_t zerofs_update_export(struct fsal_module *fsal_hdl, void *parse_node,
+				   struct config_error_type *err_type,
+				   struct fsal_export *original, struct fsal_module *updated_super);
+
+/* main.c: fs.h errno -> ganesha status (logs EROFS once, EIO with detail) */
+fsal_status_t zerofs_status(struct zerofs_export *exp, int err, const char *what);
+/* Routes the s3/ logger into ganesha's log (COMPONENT_FSAL). */
+void zerofs_route_store_log(void);
+
+static inline struct zerofs_export *zerofs_export_of(struct fsal_export *e)
+{
+	return container_of(e, struct zerofs_export, export);
+}
+
+static inline struct zerofs_handle *zerofs_handle_of(struct fsal_obj_handle *h)
+{
+	return container_of(h, struct zerofs_handle, obj_handle);
+}
+
+#endif
