@@ -99,11 +99,15 @@ int zfs_tx_commit(struct zfs_tx *tx, bool durable)
 			zfs_tx_put_raw(tx, k, zfs_key_super(k), tx->scratch.data, tx->scratch.len);
 		err = tx->err;
 	}
-	if (!err)
-		err = zfs_errno(lsm_write(tx->fs->db, tx->b, durable ? LSM_WRITE_DURABLE : 0));
-	if (err)
+	/* Apply first; only a batch that was not applied rolls the in-memory
+	 * superblock back. Durability is a separate step: if the store fails
+	 * there, the change stands (visible, and durable once the store
+	 * recovers) and rolling back would hand out its inode number again. */
+	if (!err && (err = zfs_errno(lsm_write(tx->fs->db, tx->b, 0))))
 		tx->fs->super = tx->saved;
 	tx_free(tx);
+	if (!err && durable)
+		err = zfs_errno(lsm_flush(tx->fs->db));
 	return err;
 }
 

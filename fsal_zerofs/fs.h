@@ -8,7 +8,9 @@
  * Every operation that changes several records (create, link, unlink, rename,
  * truncate) commits them as ONE write batch, so a crash leaves either all or
  * none. Durability is the caller's choice per call (`durable`): the batch is
- * in the object store before the call returns.
+ * in the object store before the call returns. If only that last step fails
+ * (EAGAIN), the change has been made and becomes durable when the store
+ * recovers; it is not undone.
  *
  * Errors are positive errno values (0 = success): ENOENT, EEXIST, ENOTDIR,
  * EISDIR, ENOTEMPTY, EINVAL, ENAMETOOLONG, EMLINK, ESTALE (an inode that no
