@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lsm.h"
 #include "store.h"
 #include "store_env.h"
@@ -149,15 +150,7 @@ static void usage(FILE *f)
 static bool parse_count(const char *opt, const char *s, unsigned long long min,
 			unsigned long long max, unsigned long long *out)
 {
-	char *end;
-	errno = 0;
-	if (!s || !isdigit((unsigned char)s[0]) ||
-	    (*out = strtoull(s, &end, 10), errno != 0 || *end != '\0') || *out < min || *out > max) {
-		fprintf(stderr, "lsm_bench: %s wants a whole number in %llu..%llu, not '%s'\n", opt,
-			min, max, s ? s : "");
-		return false;
-	}
-	return true;
+	return bench_parse_count("lsm_bench", opt, s, min, max, out);
 }
 
 static unsigned digits(uint64_t v)
@@ -385,9 +378,7 @@ static bool make_perm(struct bench *b)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_now_s();
 }
 
 static double peak_rss_mib(void)

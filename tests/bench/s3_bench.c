@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "store.h"
 #include "store_env.h"
 
@@ -58,19 +59,10 @@ static void usage(FILE *f)
 		   "  reads the RGW endpoint and keys from $ZEROFS_RGW_DIR/env (scripts/rgw.sh start)\n");
 }
 
-/* strtoull accepts signs and trailing junk; a count must be plain digits. */
 static bool parse_count(const char *opt, const char *s, unsigned long long min,
 			unsigned long long max, unsigned long long *out)
 {
-	char *end;
-	errno = 0;
-	if (!s || !isdigit((unsigned char)s[0]) ||
-	    (*out = strtoull(s, &end, 10), errno != 0 || *end != '\0') || *out < min || *out > max) {
-		fprintf(stderr, "s3_bench: %s wants a whole number in %llu..%llu, not '%s'\n", opt, min,
-			max, s ? s : "");
-		return false;
-	}
-	return true;
+	return bench_parse_count("s3_bench", opt, s, min, max, out);
 }
 
 static bool parse_args(int argc, char **argv, struct opts *o)
@@ -204,9 +196,7 @@ static bool verify(const struct bench *b, size_t i, const char *key, const struc
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_now_s();
 }
 
 static bool do_one(struct bench *b, size_t i, struct zs3_buf *buf)
