@@ -21,6 +21,15 @@ uint64_t lsm_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void lsm_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, unsigned ms)
+{
+	struct timespec ts;
+	uint64_t due = lsm_now_ms() + ms;
+	ts.tv_sec = (time_t)(due / 1000);
+	ts.tv_nsec = (long)(due % 1000) * 1000000L;
+	pthread_cond_timedwait(cond, lock, &ts);
+}
+
 uint64_t lsm_wall_ms(void)
 {
 	struct timespec ts;
@@ -266,7 +275,10 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&db->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&db->durable_cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->durable_cond, &ca);
+	pthread_condattr_destroy(&ca);
 
 	if ((st = lsm_block_cache_new(db->o.block_cache_bytes, 8, &db->block_cache)) ||
 	    (db->o.cache_dir &&
@@ -476,7 +488,7 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 		db->wal_buf.len >= 2 * db->o.wal_upload_bytes)) {
 		db->bg_kick = db->compact_kick = db->wal_kick = true;
 		pthread_cond_broadcast(&db->cond);
-		pthread_cond_wait(&db->cond, &db->lock);
+		lsm_cond_wait_ms(&db->cond, &db->lock, 100);
 	}
 	if (db->fatal || db->closing) {
 		st = db->fatal ? lsm_fail(db->fatal, "writes are refused: %s", lsm_strstatus(db->fatal))
@@ -647,7 +659,7 @@ static lsm_status flush_memtables(struct lsm_db *db)
 		if (!did) { /* the background thread has it: wait for progress */
 			pthread_mutex_lock(&db->lock);
 			if (db->n_frozen == left && !db->fatal)
-				pthread_cond_wait(&db->cond, &db->lock);
+				lsm_cond_wait_ms(&db->cond, &db->lock, 100);
 			pthread_mutex_unlock(&db->lock);
 		}
 	}

@@ -114,6 +114,10 @@ struct lsm_db {
 };
 
 uint64_t lsm_now_ms(void);
+/* A bounded wait on a condvar made with CLOCK_MONOTONIC: every waiter in the
+ * engine re-checks its condition at least this often, so a missed wake-up
+ * delays it instead of hanging it. */
+void lsm_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, unsigned ms);
 uint64_t lsm_wall_ms(void);
 
 /* db_wal.c */

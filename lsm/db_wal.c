@@ -141,7 +141,7 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 		}
 		/* Durable writers have a condvar of their own: waking them for
 		 * every unrelated change made them miss the next upload. */
-		pthread_cond_wait(&db->durable_cond, &db->lock);
+		lsm_cond_wait_ms(&db->durable_cond, &db->lock, 100);
 	}
 	if (db->durable_wal_id >= id)
 		st = LSM_OK;
