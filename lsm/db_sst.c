@@ -269,6 +269,10 @@ lsm_status lsm_version_install(struct lsm_db *db, struct lsm_manifest *m)
 	}
 	old = db->version;
 	db->version = v;
+	/* A new version can end a writer's backpressure (L0 shrank): every
+	 * install wakes waiters, whichever path installed it (flush, compaction,
+	 * or a manifest adopted from an earlier attempt that landed). */
+	pthread_cond_broadcast(&db->cond);
 	pthread_mutex_unlock(&db->lock);
 	lsm_version_unref(old);
 	return LSM_OK;
