@@ -480,10 +480,7 @@ lsm_status lsm_compact_if_due(struct lsm_db *db, bool force_all, bool *did)
 	if (st == LSM_OK) {
 		atomic_fetch_add(&db->stats.compactions, 1);
 		atomic_fetch_add(&db->stats.compaction_bytes, c.bytes_out);
-		*did = true;
-		pthread_mutex_lock(&db->lock);
-		pthread_cond_broadcast(&db->cond); /* writers waiting on L0 */
-		pthread_mutex_unlock(&db->lock);
+		*did = true; /* installing the version woke writers waiting on L0 */
 	}
 out:
 	close_readers(&c); /* after run_merge destroyed its iterators */

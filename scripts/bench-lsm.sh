@@ -59,28 +59,8 @@ check_tools() {
   done
 }
 
-# cmake is incremental, so this is cheap when nothing changed.
-build() {
-  log "building $BENCH (Release)"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZEROFS_TESTS=ON >"$WORK/cmake.log" 2>&1 ||
-    { tail -n 20 "$WORK/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$BUILD" -j"$(nproc)" --target lsm_bench >>"$WORK/cmake.log" 2>&1 ||
-    { tail -n 30 "$WORK/cmake.log" >&2; die "build failed"; }
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
-    if [ -e "$WORK/rgw" ] && ! bash "$ROOT/scripts/rgw.sh" stop "$WORK/rgw" >/dev/null 2>&1; then
-      log "WARNING: stopping the RGW failed; its files are kept in $WORK/rgw"
-      rc=1
-    else
-      rm -rf "$WORK"
-    fi
-  fi
-  exit $rc
-}
+# shellcheck source=bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 
 # The local databases go to $WORK on disk, not tmpfs: the local store fsyncs
 # every object, as it would in production.
@@ -169,11 +149,11 @@ main() {
   parse_args "$@"
   set_sizes
   check_tools
-  trap cleanup EXIT
+  trap bench_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   make_dirs
-  build
+  bench_build lsm_bench
   : >"$WORK/results"
   echo "seed $SEED; sizes: fill $N_FILL, 64 KiB fill $N_BIG, durable16 $N_DUR;" \
        "RGW (memtable and block cache $RGW_MEM MiB) fill $N_RGW, reads $N_RGW_READS, durable16 $N_RGW_DUR"

@@ -47,29 +47,8 @@ check_tools() {
   curl --help all | grep -q -- --parallel-max || die "this curl has no --parallel (needs 7.66+)"
 }
 
-# cmake is incremental, so this is cheap when nothing changed.
-build() {
-  log "building $BENCH (Release)"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZEROFS_TESTS=ON >"$WORK/cmake.log" 2>&1 ||
-    { tail -n 20 "$WORK/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$BUILD" -j"$(nproc)" --target s3_bench >>"$WORK/cmake.log" 2>&1 ||
-    { tail -n 30 "$WORK/cmake.log" >&2; die "build failed"; }
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
-    if [ -e "$WORK/rgw" ] && ! bash "$ROOT/scripts/rgw.sh" stop "$WORK/rgw" >/dev/null 2>&1; then
-      log "WARNING: stopping the RGW failed; its files are kept in $WORK/rgw"
-      rc=1
-    else
-      rm -rf "$WORK"
-    fi
-  fi
-  if [ -n "${DATA:-}" ]; then rm -rf "$DATA"; fi
-  exit $rc
-}
+# shellcheck source=bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 
 # Temp dirs private to this run (umask 077: the curl configs hold the secret).
 # Object files go to tmpfs when there is one, so curl is not timed on a disk.
@@ -288,11 +267,11 @@ main() {
   local run spec n size label runid
   parse_args "$@"
   check_tools
-  trap cleanup EXIT
+  trap 'bench_cleanup "${DATA:-}"' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   make_dirs
-  build
+  bench_build s3_bench
   start_rgw
   warm_up
   : >"$WORK/results"
