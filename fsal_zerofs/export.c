@@ -524,19 +524,18 @@ static bool open_store(const struct zerofs_config *c, unsigned id, bool probe,
 	return true;
 }
 
-/* Opens store, engine and filesystem into exp. */
-static bool open_fs(struct zerofs_export *exp, const struct zerofs_config *c)
+/* Sets up what opening the filesystem needs without contacting the store:
+ * the store client (claimed for this export), the disk cache directory and
+ * the engine's options, kept in exp for the opener's retries. */
+static bool prepare_fs(struct zerofs_export *exp, const struct zerofs_config *c)
 {
-	struct lsm_options o = { 0 };
+	struct lsm_options *o = &exp->lsm_opts;
 	const char *cache_dir = c->cache_dir ? c->cache_dir : getenv("SLATEDB_CACHE_DIR");
 	const char *cache_gb = c->cache_size_gb ? c->cache_size_gb : getenv("SLATEDB_CACHE_SIZE_GB");
 	const char *gb_key = c->cache_size_gb ? "Cache_Size_GB" : "SLATEDB_CACHE_SIZE_GB";
-	char *cache_path = NULL;
 	unsigned id = exp->export_id;
-	struct zfs_attr root;
-	lsm_status ls;
-	int err;
 
+	memset(o, 0, sizeof(*o));
 	if (cache_dir && !*cache_dir)
 		cache_dir = NULL;
 	if (cache_dir) {
@@ -545,7 +544,7 @@ static bool open_fs(struct zerofs_export *exp, const struct zerofs_config *c)
 				id, cache_dir);
 			return false;
 		}
-		if (lsm_parse_cache_size_gb(gb_key, cache_gb, &o.cache_dir_bytes) != LSM_OK) {
+		if (lsm_parse_cache_size_gb(gb_key, cache_gb, &o->cache_dir_bytes) != LSM_OK) {
 			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s: %s", id, gb_key,
 				lsm_last_error());
 			return false;
@@ -558,70 +557,167 @@ static bool open_fs(struct zerofs_export *exp, const struct zerofs_config *c)
 	if (!claim_store(exp->store_desc, id)) {
 		gsh_free(exp->store_desc);
 		exp->store_desc = NULL;
-		goto fail;
+		zs3_close(exp->store);
+		exp->store = NULL;
+		return false;
 	}
+	/* The fsid names the store, so it is known before the store answers
+	 * and stays the same across restarts. */
+	exp->fsid = fnv1a64(exp->store_desc);
 
 	if (cache_dir) {
 		/* One subdirectory per store: object names repeat across stores. */
 		size_t n = strlen(cache_dir) + 32;
-		cache_path = gsh_malloc(n);
-		snprintf(cache_path, n, "%s/%016" PRIx64, cache_dir, fnv1a64(exp->store_desc));
 		int e = mkdir_p(cache_dir);
+
 		if (e) {
 			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Cache_Dir: cannot create %s: %s",
 				id, cache_dir, strerror(e));
-			goto fail;
+			return false;
 		}
-		o.cache_dir = cache_path;
+		exp->cache_path = gsh_malloc(n);
+		snprintf(exp->cache_path, n, "%s/%016" PRIx64, cache_dir, exp->fsid);
+		o->cache_dir = exp->cache_path;
 	}
-	o.store = exp->store;
-	o.block_cache_bytes = (size_t)c->memory_cache_mb << 20;
-	o.flush_interval_ms = c->flush_interval_ms;
-	ls = lsm_open(&o, &exp->db);
-	if (ls != LSM_OK) {
-		LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)", id,
-			exp->store_desc, lsm_strstatus(ls), lsm_last_error());
-		exp->db = NULL;
-		goto fail;
-	}
-	if ((err = zfs_open(exp->db, &exp->fs)) != 0 ||
-	    (err = zfs_getattr(exp->fs, ZFS_ROOT_INO, &root)) != 0) {
-		LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)", id,
-			exp->store_desc, strerror(err), lsm_last_error());
-		goto fail;
-	}
-	exp->fs_id = root.gen;
-	gsh_free(cache_path);
-	LogEvent(COMPONENT_FSAL,
-		 "export %u: ZEROFS filesystem %016" PRIx64 " on %s%s%s, %s metadata, cache %s",
-		 id, exp->fs_id, exp->store_desc, cache_dir ? " with disk cache " : "",
-		 cache_dir ? cache_dir : "", exp->sync ? "synchronous" : "asynchronous",
-		 cache_dir ? "on disk and in memory" : "in memory");
+	o->store = exp->store;
+	o->block_cache_bytes = (size_t)c->memory_cache_mb << 20;
+	o->flush_interval_ms = c->flush_interval_ms;
 	return true;
+}
 
-fail:
-	gsh_free(cache_path);
-	if (exp->fs)
-		zfs_close(exp->fs);
-	if (exp->db)
-		lsm_close(exp->db);
-	if (exp->store_desc)
-		release_store(exp->store_desc);
-	zs3_close(exp->store);
-	gsh_free(exp->store_desc);
-	exp->fs = NULL;
-	exp->db = NULL;
-	exp->store = NULL;
-	exp->store_desc = NULL;
-	return false;
+/* Opens the engine and the filesystem: LSM_OK, or the engine's status
+ * (LSM_ETRANSIENT: the store did not answer; worth retrying). `quiet` keeps
+ * repeated transient failures out of the log. */
+static lsm_status try_open_fs(struct zerofs_export *exp, bool quiet)
+{
+	unsigned id = exp->export_id;
+	struct lsm_db *db = NULL;
+	struct zfs *fs = NULL;
+	struct zfs_attr root;
+	lsm_status ls;
+	int err;
+
+	ls = lsm_open(&exp->lsm_opts, &db);
+	if (ls != LSM_OK) {
+		if (!(quiet && ls == LSM_ETRANSIENT))
+			LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)",
+				id, exp->store_desc, lsm_strstatus(ls), lsm_last_error());
+		return ls;
+	}
+	if ((err = zfs_open(db, &fs)) != 0 || (err = zfs_getattr(fs, ZFS_ROOT_INO, &root)) != 0) {
+		ls = err == EAGAIN ? LSM_ETRANSIENT : err == EIO ? LSM_ECORRUPT : LSM_EIO;
+		if (!(quiet && ls == LSM_ETRANSIENT))
+			LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)",
+				id, exp->store_desc, strerror(err), lsm_last_error());
+		if (fs)
+			zfs_close(fs);
+		lsm_close(db);
+		return ls;
+	}
+	exp->db = db;
+	exp->fs_gen = root.gen;
+	__atomic_store_n(&exp->fs, fs, __ATOMIC_RELEASE); /* publishes db and fs_gen too */
+	LogEvent(COMPONENT_FSAL,
+		 "export %u: ZEROFS filesystem %016" PRIx64 " on %s%s%s, %s metadata, cache %s", id,
+		 exp->fs_gen, exp->store_desc, exp->cache_path ? " with disk cache " : "",
+		 exp->cache_path ? exp->cache_path : "", exp->sync ? "synchronous" : "asynchronous",
+		 exp->cache_path ? "on disk and in memory" : "in memory");
+	return LSM_OK;
+}
+
+/* The opener: retries until the store answers (backing off from 1 s to
+ * 30 s) or the export goes away. Only transient failures are retried; a
+ * store that answers with anything else (corruption, fencing) gets one
+ * log line and the export keeps answering DELAY until an operator acts. */
+static void *opener_main(void *arg)
+{
+	struct zerofs_export *exp = arg;
+	unsigned delay_ms = 1000, attempts = 1;
+	lsm_status ls = LSM_ETRANSIENT;
+
+	pthread_mutex_lock(&exp->opener_lock);
+	while (!exp->opener_stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += delay_ms / 1000;
+		until.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!exp->opener_stop &&
+		       pthread_cond_timedwait(&exp->opener_cond, &exp->opener_lock, &until) == 0)
+			;
+		if (exp->opener_stop)
+			break;
+		pthread_mutex_unlock(&exp->opener_lock);
+		ls = try_open_fs(exp, true);
+		attempts++;
+		pthread_mutex_lock(&exp->opener_lock);
+		if (ls == LSM_OK) {
+			LogEvent(COMPONENT_FSAL, "export %u: %s answered after %u attempts: serving",
+				 exp->export_id, exp->store_desc, attempts);
+			break;
+		}
+		if (ls != LSM_ETRANSIENT) {
+			LogCrit(COMPONENT_FSAL,
+				"export %u: giving up opening %s (%s); the export answers DELAY until it is removed or ganesha restarts",
+				exp->export_id, exp->store_desc, lsm_strstatus(ls));
+			break;
+		}
+		if (attempts % 10 == 0)
+			LogWarn(COMPONENT_FSAL, "export %u: %s still unreachable after %u attempts (%s)",
+				exp->export_id, exp->store_desc, attempts, lsm_last_error());
+		delay_ms = delay_ms * 2 > 30000 ? 30000 : delay_ms * 2;
+	}
+	pthread_mutex_unlock(&exp->opener_lock);
+	return NULL;
+}
+
+/* Opens the filesystem, or when the store does not answer, starts the opener
+ * and lets the export serve DELAY meanwhile. False: the export cannot be
+ * created (bad settings, a store that refuses us, corruption). */
+static bool open_fs(struct zerofs_export *exp, const struct zerofs_config *c)
+{
+	lsm_status ls;
+	int e;
+
+	if (!prepare_fs(exp, c))
+		return false;
+	ls = try_open_fs(exp, false);
+	if (ls == LSM_OK)
+		return true;
+	if (ls != LSM_ETRANSIENT)
+		return false;
+	LogWarn(COMPONENT_FSAL,
+		"export %u: %s is unreachable; the export is created and answers DELAY (clients retry) until it can be opened, retrying in the background",
+		exp->export_id, exp->store_desc);
+	exp->opener_running = true;
+	if ((e = pthread_create(&exp->opener, NULL, opener_main, exp)) != 0) {
+		LogCrit(COMPONENT_FSAL, "export %u: cannot start the opener thread: %s",
+			exp->export_id, strerror(e));
+		exp->opener_running = false;
+		return false;
+	}
+	return true;
 }
 
 static void close_fs(struct zerofs_export *exp)
 {
+	struct zfs *fs;
 	lsm_status ls;
 
-	if (exp->fs)
-		zfs_close(exp->fs);
+	if (exp->opener_running) {
+		pthread_mutex_lock(&exp->opener_lock);
+		exp->opener_stop = true;
+		pthread_cond_broadcast(&exp->opener_cond);
+		pthread_mutex_unlock(&exp->opener_lock);
+		pthread_join(exp->opener, NULL);
+		exp->opener_running = false;
+	}
+	if ((fs = zerofs_fs(exp)))
+		zfs_close(fs);
 	if (exp->db && (ls = lsm_close(exp->db)) != LSM_OK)
 		LogMajor(COMPONENT_FSAL, "export %u: closing %s: %s (%s)", exp->export_id,
 			 exp->store_desc ? exp->store_desc : "?", lsm_strstatus(ls), lsm_last_error());
@@ -629,10 +725,12 @@ static void close_fs(struct zerofs_export *exp)
 		release_store(exp->store_desc);
 	zs3_close(exp->store);
 	gsh_free(exp->store_desc);
+	gsh_free(exp->cache_path);
 	exp->fs = NULL;
 	exp->db = NULL;
 	exp->store = NULL;
 	exp->store_desc = NULL;
+	exp->cache_path = NULL;
 }
 
 /* ---- export ops ---------------------------------------------------------- */
@@ -644,6 +742,8 @@ static void zerofs_release_export(struct fsal_export *exp_hdl)
 	LogDebug(COMPONENT_FSAL, "export %u: releasing", exp->export_id);
 	close_fs(exp);
 	fsal_detach_export(exp_hdl->fsal, &exp_hdl->exports);
+	pthread_cond_destroy(&exp->opener_cond);
+	pthread_mutex_destroy(&exp->opener_lock);
 	free_export_ops(exp_hdl);
 	gsh_free(exp);
 }
@@ -658,6 +758,7 @@ static fsal_status_t zerofs_lookup_path(struct fsal_export *exp_hdl, const char 
 	const char *root = CTX_FULLPATH(op_ctx);
 	size_t rl = strlen(root);
 	struct zfs_attr a;
+	struct zfs *fs;
 	char name[ZFS_NAME_MAX + 1];
 	const char *p;
 	int err;
@@ -670,7 +771,20 @@ static fsal_status_t zerofs_lookup_path(struct fsal_export *exp_hdl, const char 
 			root);
 		return fsalstat(ERR_FSAL_NOENT, ENOENT);
 	}
-	if ((err = zfs_getattr(exp->fs, ZFS_ROOT_INO, &a)))
+	fs = zerofs_fs(exp);
+	if (!fs) {
+		/* The store has not answered yet: the export's root exists all
+		 * the same (its handle needs nothing from the store), with
+		 * attributes marked unreadable so that MDCACHE asks again. */
+		if (path[rl] != '\0' && strspn(path + rl, "/") != strlen(path + rl))
+			return zerofs_status(exp, EAGAIN, "lookup_path");
+		a = (struct zfs_attr){ .ino = ZFS_ROOT_INO, .type = ZFS_DIR };
+		*handle = &zerofs_alloc_handle(exp, &a)->obj_handle;
+		if (attrs_out)
+			attrs_out->valid_mask = ATTR_RDATTR_ERR;
+		return fsalstat(ERR_FSAL_NO_ERROR, 0);
+	}
+	if ((err = zfs_getattr(fs, ZFS_ROOT_INO, &a)))
 		return zerofs_status(exp, err, "lookup_path");
 	for (p = path + rl; *p;) {
 		size_t n;
@@ -684,7 +798,7 @@ static fsal_status_t zerofs_lookup_path(struct fsal_export *exp_hdl, const char 
 		memcpy(name, p, n);
 		name[n] = '\0';
 		p += n;
-		if ((err = zfs_lookup(exp->fs, a.ino, name, &a)))
+		if ((err = zfs_lookup(fs, a.ino, name, &a)))
 			return zerofs_status(exp, err, "lookup_path");
 		if (a.type != ZFS_DIR)
 			return fsalstat(ERR_FSAL_NOTDIR, ENOTDIR);
@@ -720,14 +834,18 @@ static fsal_status_t zerofs_create_handle(struct fsal_export *exp_hdl, struct gs
 	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
 	uint64_t ino, gen;
 	struct zfs_attr a;
+	struct zfs *fs;
 	int err;
 
 	*handle = NULL;
 	if (!zerofs_fh_decode(hdl_desc->addr, hdl_desc->len, &ino, &gen))
 		return fsalstat(ERR_FSAL_BADHANDLE, 0);
-	if (gen != exp->fs_id) /* another filesystem's (or a forged) handle */
+	if (!(fs = zerofs_fs(exp)))
+		return zerofs_status(exp, EAGAIN, "create_handle");
+	/* another filesystem's, a damaged or a forged handle */
+	if (gen != zerofs_fh_tag(exp->fs_gen, ino))
 		return fsalstat(ERR_FSAL_STALE, ESTALE);
-	err = zfs_getattr_gen(exp->fs, ino, gen, &a);
+	err = zfs_getattr_gen(fs, ino, exp->fs_gen, &a);
 	if (err == ENOENT)
 		err = ESTALE;
 	if (err)
@@ -753,7 +871,9 @@ static fsal_status_t zerofs_get_dynamic_info(struct fsal_export *exp_hdl,
 	int err;
 
 	(void)obj_hdl;
-	if ((err = zfs_statfs(exp->fs, &s)))
+	if (!zerofs_fs(exp))
+		return zerofs_status(exp, EAGAIN, "statfs");
+	if ((err = zfs_statfs(zerofs_fs(exp), &s)))
 		return zerofs_status(exp, err, "statfs");
 	memset(info, 0, sizeof(*info));
 	info->total_bytes = ZEROFS_VIRTUAL_BYTES;
@@ -838,6 +958,8 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	fsal_export_init(&exp->export);
 	zerofs_export_ops_init(&exp->export.exp_ops);
 	exp->export_id = id;
+	pthread_mutex_init(&exp->opener_lock, NULL);
+	pthread_cond_init(&exp->opener_cond, NULL);
 
 	if (!config_load(parse_node, err_type, &c, id) || !config_check(&c, id)) {
 		config_free(&c);
@@ -847,6 +969,7 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	exp->sync = c.sync;
 	verifier_once();
 	if (!open_fs(exp, &c)) {
+		close_fs(exp); /* what was set up before the failure */
 		config_free(&c);
 		err_type->invalid = true;
 		goto err_free;
@@ -864,6 +987,8 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
 
 err_free:
+	pthread_cond_destroy(&exp->opener_cond);
+	pthread_mutex_destroy(&exp->opener_lock);
 	free_export_ops(&exp->export);
 	gsh_free(exp);
 	return fsalstat(ERR_FSAL_INVAL, EINVAL);

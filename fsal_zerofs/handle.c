@@ -68,14 +68,14 @@ struct zerofs_handle *zerofs_alloc_handle(struct zerofs_export *exp, const struc
 
 	h->exp = exp;
 	h->ino = a->ino;
-	h->gen = a->gen;
+	h->gen = a->gen; /* 0 for a root made before the filesystem was open */
 	h->key[0] = ZEROFS_FH_VERSION;
-	put_le64(h->key + 1, a->ino);
-	put_le64(h->key + 9, a->gen);
+	put_le64(h->key + 1, h->ino);
+	put_le64(h->key + 9, zerofs_fh_tag(a->gen, a->ino));
 	fsal_obj_handle_init(&h->obj_handle, &exp->export, fsal_type(a->type));
 	h->obj_handle.obj_ops = &ZeroFS.handle_ops;
 	h->obj_handle.fileid = a->ino;
-	h->obj_handle.fsid.major = exp->fs_id;
+	h->obj_handle.fsid.major = exp->fsid;
 	h->obj_handle.fsid.minor = 0;
 	h->fd.openflags = FSAL_O_CLOSED;
 	return h;
@@ -98,7 +98,7 @@ void zerofs_attr_to_fsal(const struct zerofs_export *exp, const struct zfs_attr 
 	out->supported = ATTRS_POSIX;
 	out->type = fsal_type(a->type);
 	out->filesize = a->size;
-	out->fsid.major = exp->fs_id;
+	out->fsid.major = exp->fsid;
 	out->fsid.minor = 0;
 	out->fileid = a->ino;
 	out->mode = a->mode & 07777;
@@ -139,8 +139,29 @@ static bool sync_meta(struct zerofs_export *exp)
 static int settle(struct zerofs_export *exp, int err, bool durable)
 {
 	if (!err && durable)
-		err = zfs_commit(exp->fs);
+		err = zfs_commit(zerofs_fs(exp));
 	return err;
+}
+
+/* Every op that can reach the filesystem starts with this: while the export's
+ * store has not been reached yet (zerofs_int.h), the client is asked to
+ * retry. Only the root's handle exists then, so ops on other handles always
+ * find the filesystem open; they check anyway. */
+static fsal_status_t not_open(struct zerofs_export *exp, const char *what)
+{
+	return zerofs_status(exp, EAGAIN, what);
+}
+
+/* h's attributes; ESTALE if its object is gone (or of another filesystem). */
+static int obj_getattr(struct zerofs_handle *h, struct zfs_attr *a)
+{
+	struct zfs *fs = zerofs_fs(h->exp);
+
+	if (!fs)
+		return EAGAIN;
+	if (h->ino == ZFS_ROOT_INO)
+		return zfs_getattr(fs, h->ino, a);
+	return zfs_getattr_gen(fs, h->ino, h->gen, a);
 }
 
 /* ---- "file descriptors": open modes only ----------------------------------- */
@@ -177,7 +198,9 @@ static fsal_status_t zerofs_lookup(struct fsal_obj_handle *parent, const char *p
 	int err;
 
 	*handle = NULL;
-	if ((err = zfs_lookup(dir->exp->fs, dir->ino, path, &a)))
+	if (!zerofs_fs(dir->exp))
+		return not_open(dir->exp, "lookup");
+	if ((err = zfs_lookup(zerofs_fs(dir->exp), dir->ino, path, &a)))
 		return zerofs_status(dir->exp, err, "lookup");
 	*handle = &zerofs_alloc_handle(dir->exp, &a)->obj_handle;
 	fill_attrs(dir, &a, attrs_out);
@@ -223,7 +246,9 @@ static fsal_status_t zerofs_readdir(struct fsal_obj_handle *dir_hdl, fsal_cookie
 	int err;
 
 	*eof = false;
-	err = zfs_readdir(dir->exp->fs, dir->ino, whence ? *whence : 0, readdir_entry, &c, &end);
+	if (!zerofs_fs(dir->exp))
+		return not_open(dir->exp, "readdir");
+	err = zfs_readdir(zerofs_fs(dir->exp), dir->ino, whence ? *whence : 0, readdir_entry, &c, &end);
 	if (err)
 		return zerofs_status(dir->exp, err, "readdir");
 	*eof = end && !c.terminated;
@@ -234,7 +259,7 @@ static fsal_status_t zerofs_getattrs(struct fsal_obj_handle *obj_hdl, struct fsa
 {
 	struct zerofs_handle *h = zerofs_handle_of(obj_hdl);
 	struct zfs_attr a;
-	int err = zfs_getattr_gen(h->exp->fs, h->ino, h->gen, &a);
+	int err = obj_getattr(h, &a);
 
 	if (err) {
 		if (attrs->request_mask & ATTR_RDATTR_ERR)
@@ -265,7 +290,7 @@ static int create_args(struct zerofs_handle *dir, struct fsal_attrlist *in, uint
 								   : op_ctx->creds.caller_uid;
 	ca->gid = in && FSAL_TEST_MASK(in->valid_mask, ATTR_GROUP) ? (uint32_t)in->group
 								   : op_ctx->creds.caller_gid;
-	if ((err = zfs_getattr(dir->exp->fs, dir->ino, &pa)))
+	if ((err = zfs_getattr(zerofs_fs(dir->exp), dir->ino, &pa)))
 		return err;
 	if (pa.mode & S_ISGID) {
 		if (!(in && FSAL_TEST_MASK(in->valid_mask, ATTR_GROUP)))
@@ -298,8 +323,10 @@ static fsal_status_t create_obj(struct fsal_obj_handle *dir_hdl, const char *nam
 	int err;
 
 	*new_obj = NULL;
+	if (!zerofs_fs(dir->exp))
+		return not_open(dir->exp, what);
 	if ((err = create_args(dir, attrs_in, def_mode, ca, &at, &mt)) ||
-	    (err = settle(dir->exp, zfs_create(dir->exp->fs, dir->ino, name, ca, false, &a),
+	    (err = settle(dir->exp, zfs_create(zerofs_fs(dir->exp), dir->ino, name, ca, false, &a),
 			  sync_meta(dir->exp))))
 		return zerofs_status(dir->exp, err, what);
 	*new_obj = &zerofs_alloc_handle(dir->exp, &a)->obj_handle;
@@ -356,7 +383,11 @@ static fsal_status_t zerofs_readlink(struct fsal_obj_handle *obj_hdl, struct gsh
 	int err;
 
 	(void)refresh;
-	if ((err = zfs_readlink(h->exp->fs, h->ino, buf, ZFS_SYMLINK_MAX + 1, &len))) {
+	if (!zerofs_fs(h->exp)) {
+		gsh_free(buf);
+		return not_open(h->exp, "readlink");
+	}
+	if ((err = zfs_readlink(zerofs_fs(h->exp), h->ino, buf, ZFS_SYMLINK_MAX + 1, &len))) {
 		gsh_free(buf);
 		link_content->addr = NULL;
 		link_content->len = 0;
@@ -374,7 +405,11 @@ static fsal_status_t zerofs_link(struct fsal_obj_handle *obj_hdl, struct fsal_ob
 {
 	struct zerofs_handle *h = zerofs_handle_of(obj_hdl), *dir = zerofs_handle_of(dir_hdl);
 	struct zfs_attr a;
-	int err = settle(h->exp, zfs_link(h->exp->fs, h->ino, dir->ino, name, false, &a),
+	int err;
+
+	if (!zerofs_fs(h->exp))
+		return not_open(h->exp, "link");
+	err = settle(h->exp, zfs_link(zerofs_fs(h->exp), h->ino, dir->ino, name, false, &a),
 			 sync_meta(h->exp));
 
 	return zerofs_status(h->exp, err, "link");
@@ -388,7 +423,9 @@ static fsal_status_t zerofs_rename(struct fsal_obj_handle *obj_hdl, struct fsal_
 	int err;
 
 	(void)obj_hdl;
-	err = settle(od->exp, zfs_rename(od->exp->fs, od->ino, old_name, nd->ino, new_name, false),
+	if (!zerofs_fs(od->exp))
+		return not_open(od->exp, "rename");
+	err = settle(od->exp, zfs_rename(zerofs_fs(od->exp), od->ino, old_name, nd->ino, new_name, false),
 		     sync_meta(od->exp));
 	return zerofs_status(od->exp, err, "rename");
 }
@@ -400,7 +437,9 @@ static fsal_status_t zerofs_unlink(struct fsal_obj_handle *dir_hdl, struct fsal_
 	int err;
 
 	(void)obj_hdl;
-	err = settle(dir->exp, zfs_remove(dir->exp->fs, dir->ino, name, false), sync_meta(dir->exp));
+	if (!zerofs_fs(dir->exp))
+		return not_open(dir->exp, "unlink");
+	err = settle(dir->exp, zfs_remove(zerofs_fs(dir->exp), dir->ino, name, false), sync_meta(dir->exp));
 	return zerofs_status(dir->exp, err, "unlink");
 }
 
@@ -443,8 +482,8 @@ static int apply_attrs(struct zerofs_handle *h, struct fsal_attrlist *in, struct
 		a.mtime = zt(in->mtime);
 	}
 	if (!mask)
-		return zfs_getattr_gen(h->exp->fs, h->ino, h->gen, out);
-	return settle(h->exp, zfs_setattr(h->exp->fs, h->ino, mask, &a, false, out), sync_meta(h->exp));
+		return obj_getattr(h, out);
+	return settle(h->exp, zfs_setattr(zerofs_fs(h->exp), h->ino, mask, &a, false, out), sync_meta(h->exp));
 }
 
 static fsal_status_t zerofs_setattr2(struct fsal_obj_handle *obj_hdl, bool bypass,
@@ -454,6 +493,8 @@ static fsal_status_t zerofs_setattr2(struct fsal_obj_handle *obj_hdl, bool bypas
 	struct zfs_attr a;
 	int err;
 
+	if (!zerofs_fs(h->exp))
+		return not_open(h->exp, "setattr");
 	if (FSAL_TEST_MASK(attrs->valid_mask, ATTR_SIZE)) {
 		fsal_status_t st;
 		bool has_lock = false, closefd = false, reusing = false;
@@ -480,7 +521,7 @@ static int truncate0(struct zerofs_handle *h)
 	struct zfs_attr a = { .size = 0 };
 	struct zfs_attr out;
 
-	return settle(h->exp, zfs_setattr(h->exp->fs, h->ino, ZFS_SET_SIZE, &a, false, &out),
+	return settle(h->exp, zfs_setattr(zerofs_fs(h->exp), h->ino, ZFS_SET_SIZE, &a, false, &out),
 		      sync_meta(h->exp));
 }
 
@@ -510,7 +551,7 @@ static fsal_status_t open_by_handle(struct zerofs_handle *h, struct state_t *sta
 
 	err = (openflags & FSAL_O_TRUNC) ? truncate0(h) : 0;
 	if (!err)
-		err = zfs_getattr_gen(h->exp->fs, h->ino, h->gen, &a);
+		err = obj_getattr(h, &a);
 	if (err) {
 		st = zerofs_status(h->exp, err, "open");
 	} else if (createmode >= FSAL_EXCLUSIVE && createmode != FSAL_EXCLUSIVE_9P) {
@@ -544,6 +585,8 @@ static fsal_status_t zerofs_open2(struct fsal_obj_handle *obj_hdl, struct state_
 	bool created = false;
 	int err;
 
+	if (!zerofs_fs(exp))
+		return not_open(exp, "open");
 	if (createmode >= FSAL_EXCLUSIVE) {
 		/* the verifier goes into atime/mtime, as every FSAL does */
 		if (!attrs_set) {
@@ -558,13 +601,13 @@ static fsal_status_t zerofs_open2(struct fsal_obj_handle *obj_hdl, struct state_
 
 	/* Open by name in directory `dir`. */
 	*new_obj = NULL;
-	err = zfs_lookup(exp->fs, dir->ino, name, &a);
+	err = zfs_lookup(zerofs_fs(exp), dir->ino, name, &a);
 	if (err == ENOENT && createmode != FSAL_NO_CREATE) {
 		struct zfs_create_args ca = { .type = ZFS_REG };
 		struct zfs_time at, mt;
 
 		if (!(err = create_args(dir, attrs_set, 0600, &ca, &at, &mt)))
-			err = settle(exp, zfs_create(exp->fs, dir->ino, name, &ca, false, &a),
+			err = settle(exp, zfs_create(zerofs_fs(exp), dir->ino, name, &ca, false, &a),
 				     sync_meta(exp));
 		if (!err)
 			created = true;
@@ -612,7 +655,7 @@ static fsal_status_t zerofs_open2(struct fsal_obj_handle *obj_hdl, struct state_
 			*new_obj = NULL;
 			return st;
 		}
-		if ((err = zfs_getattr_gen(exp->fs, h->ino, h->gen, &a))) {
+		if ((err = obj_getattr(h, &a))) {
 			h->obj_handle.obj_ops->release(&h->obj_handle);
 			*new_obj = NULL;
 			return zerofs_status(exp, err, "open");
@@ -621,7 +664,7 @@ static fsal_status_t zerofs_open2(struct fsal_obj_handle *obj_hdl, struct state_
 	if (created && attrs_set && FSAL_TEST_MASK(attrs_set->valid_mask, ATTR_SIZE) &&
 	    attrs_set->filesize != 0) {
 		struct zfs_attr sz = { .size = attrs_set->filesize };
-		if ((err = settle(exp, zfs_setattr(exp->fs, h->ino, ZFS_SET_SIZE, &sz, false, &a),
+		if ((err = settle(exp, zfs_setattr(zerofs_fs(exp), h->ino, ZFS_SET_SIZE, &sz, false, &a),
 				  sync_meta(exp)))) {
 			h->obj_handle.obj_ops->release(&h->obj_handle);
 			*new_obj = NULL;
@@ -650,6 +693,8 @@ static fsal_status_t zerofs_reopen2(struct fsal_obj_handle *obj_hdl, struct stat
 	fsal_status_t st;
 	int err;
 
+	if (!zerofs_fs(h->exp))
+		return not_open(h->exp, "reopen");
 	PTHREAD_RWLOCK_wrlock(&obj_hdl->obj_lock);
 	st = check_share_conflict(&h->share, openflags, false);
 	if (FSAL_IS_ERROR(st)) {
@@ -721,6 +766,10 @@ static void zerofs_read2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asyn
 			read_arg, caller_arg);
 		return;
 	}
+	if (!zerofs_fs(h->exp)) {
+		done_cb(obj_hdl, not_open(h->exp, "read"), read_arg, caller_arg);
+		return;
+	}
 	st = fsal_find_fd(&fd, obj_hdl, &h->fd, &h->share, bypass, read_arg->state, FSAL_O_READ,
 			  zerofs_open_func, zerofs_close_func, &has_lock, &closefd, false, &reusing);
 	if (FSAL_IS_ERROR(st))
@@ -729,7 +778,7 @@ static void zerofs_read2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asyn
 	read_arg->io_amount = 0;
 	for (int i = 0; i < read_arg->iov_count && !eof; i++) {
 		size_t got = 0;
-		err = zfs_read(h->exp->fs, h->ino, off, read_arg->iov[i].iov_len,
+		err = zfs_read(zerofs_fs(h->exp), h->ino, off, read_arg->iov[i].iov_len,
 			       read_arg->iov[i].iov_base, &got, &eof);
 		if (err)
 			break;
@@ -766,6 +815,10 @@ static void zerofs_write2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asy
 			write_arg, caller_arg);
 		return;
 	}
+	if (!zerofs_fs(h->exp)) {
+		done_cb(obj_hdl, not_open(h->exp, "write"), write_arg, caller_arg);
+		return;
+	}
 	st = fsal_find_fd(&fd, obj_hdl, &h->fd, &h->share, bypass, write_arg->state, FSAL_O_WRITE,
 			  zerofs_open_func, zerofs_close_func, &has_lock, &closefd, false, &reusing);
 	if (FSAL_IS_ERROR(st))
@@ -776,7 +829,7 @@ static void zerofs_write2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asy
 	write_arg->io_amount = 0;
 	for (int i = 0; i < write_arg->iov_count; i++) {
 		size_t n = write_arg->iov[i].iov_len;
-		err = zfs_write(h->exp->fs, h->ino, off, n, write_arg->iov[i].iov_base, false, &a);
+		err = zfs_write(zerofs_fs(h->exp), h->ino, off, n, write_arg->iov[i].iov_base, false, &a);
 		if (err)
 			break;
 		write_arg->io_amount += n;
@@ -804,7 +857,9 @@ static fsal_status_t zerofs_commit2(struct fsal_obj_handle *obj_hdl, off_t offse
 
 	(void)offset;
 	(void)len;
-	return zerofs_status(h->exp, zfs_commit(h->exp->fs), "commit");
+	if (!zerofs_fs(h->exp))
+		return not_open(h->exp, "commit");
+	return zerofs_status(h->exp, zfs_commit(zerofs_fs(h->exp)), "commit");
 }
 
 static fsal_status_t zerofs_seek2(struct fsal_obj_handle *obj_hdl, struct state_t *state,
@@ -822,11 +877,11 @@ static fsal_status_t zerofs_seek2(struct fsal_obj_handle *obj_hdl, struct state_
 		what = SEEK_HOLE;
 	else
 		return fsalstat(ERR_FSAL_UNION_NOTSUPP, 0);
-	if ((err = zfs_getattr_gen(h->exp->fs, h->ino, h->gen, &a)))
+	if ((err = obj_getattr(h, &a)))
 		return zerofs_status(h->exp, err, "seek");
 	if (off >= a.size) /* RFC 7862 15.11.3 */
 		return fsalstat(ERR_FSAL_NXIO, ENXIO);
-	err = zfs_seek(h->exp->fs, h->ino, off, what, &res);
+	err = zfs_seek(zerofs_fs(h->exp), h->ino, off, what, &res);
 	if (err == ENXIO) {
 		info->io_eof = TRUE;
 		return fsalstat(ERR_FSAL_NO_ERROR, 0);

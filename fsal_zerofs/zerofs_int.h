@@ -14,6 +14,7 @@
 /* config.h must come first: ganesha's headers test its macros. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -60,11 +61,16 @@ _Static_assert(sizeof(struct fsal_attrlist) == 248, "struct fsal_attrlist size d
 /* Our part of a file handle (ganesha adds its own header around it):
  *   byte 0      format version (ZEROFS_FH_VERSION)
  *   bytes 1-8   inode number, little endian
- *   bytes 9-16  generation (zfs_attr.gen), little endian
+ *   bytes 9-16  tag, little endian: zerofs_fh_tag(), a mix of the inode
+ *               number and the filesystem's generation (zfs_attr.gen)
  * 17 bytes, well under NFSv3's 59. Inode numbers are never reused and the
  * generation differs between filesystems, so a handle names one object of
- * one filesystem forever, across restarts. The key MDCACHE hashes on is the
- * same 17 bytes. */
+ * one filesystem forever, across restarts; mixing the inode number into the
+ * tag makes a damaged or forged inode number STALE rather than another live
+ * object. The key MDCACHE hashes on is the same 17 bytes. The root's tag is
+ * 0: its handle must exist before the filesystem is open (see struct
+ * zerofs_export), and the root of an export is its root whatever the store
+ * holds. */
 #define ZEROFS_FH_VERSION 1
 #define ZEROFS_FH_LEN 17
 
@@ -79,17 +85,51 @@ extern struct zerofs_module ZeroFS;
 
 /* ---- an export: one filesystem ------------------------------------------- */
 
+/* An export whose store does not answer when it is created (S3 down at
+ * ganesha's start) is created anyway: a background thread keeps opening the
+ * filesystem, and until it succeeds every operation answers DELAY/JUKEBOX
+ * (the client retries). So fs (and db, fs_gen) are set once, by whichever
+ * thread opens, and read through zerofs_fs(); only the root's handle can
+ * exist before that, which is why its wire form does not carry fs_gen. */
 struct zerofs_export {
 	struct fsal_export export;
 	struct zs3_store *store;
 	struct lsm_db *db;
-	struct zfs *fs;
-	uint64_t fs_id;     /* the root's generation: names this filesystem */
+	struct zfs *fs;     /* NULL until open: use zerofs_fs() */
+	uint64_t fs_gen;    /* the generation of every inode (fs.h); valid once open */
+	uint64_t fsid;      /* the NFS fsid: a hash of the store's description */
 	bool sync;          /* metadata changes durable before the reply */
 	uint16_t export_id; /* for log messages */
 	char *store_desc;   /* zs3_describe(), no secrets */
 	int fenced_logged;  /* EROFS reported once */
+	/* opening: the engine's options (kept for retries) and the opener */
+	struct lsm_options lsm_opts;
+	char *cache_path;
+	pthread_mutex_t opener_lock;
+	pthread_cond_t opener_cond;
+	pthread_t opener;
+	bool opener_running, opener_stop;
 };
+
+/* The tag a wire handle of inode ino carries (0 for the root). */
+static inline uint64_t zerofs_fh_tag(uint64_t fs_gen, uint64_t ino)
+{
+	uint64_t z;
+
+	if (ino == ZFS_ROOT_INO)
+		return 0;
+	z = fs_gen ^ (ino * 0x9e3779b97f4a7c15ULL); /* splitmix64's finaliser */
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+/* The export's filesystem, or NULL while it is not open yet. */
+static inline struct zfs *zerofs_fs(struct zerofs_export *exp)
+{
+	return __atomic_load_n(&exp->fs, __ATOMIC_ACQUIRE);
+}
 
 /* ---- an object handle ---------------------------------------------------- */
 

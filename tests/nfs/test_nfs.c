@@ -1171,6 +1171,90 @@ static void t_store_outage(void *ctx)
 	nfs_destroy_context(v4);
 }
 
+/* The store is down when ganesha starts: the export is created all the same
+ * and asks clients to retry (JUKEBOX) until the store answers; then it
+ * serves, without a restart. (Ganesha 4.3 never retries an export that failed
+ * to be created, so the plugin must not fail it.) */
+static bool log_has(const char *log, const char *needle);
+
+static void t_store_down_at_start(void *ctx)
+{
+	char dir[DIR_MAX + 32], snippet[DIR_MAX + 32], conf[4096], fsal[2048], args[4 * DIR_MAX];
+	char log[DIR_MAX + 48];
+	int saved_nfs = nfs_port, saved_mnt = mnt_port, r = 0;
+	struct nfs_context *nfs = NULL;
+	struct timespec t0, t1;
+	(void)ctx;
+
+	snprintf(dir, sizeof(dir), "%s/ganesha-late", work_dir);
+	store_lines(fsal, sizeof(fsal), "store-late");
+	export_block(conf, sizeof(conf), 1, "/zerofs", fsal);
+	snprintf(snippet, sizeof(snippet), "%s/late-exports.conf", work_dir);
+	REQUIRE(write_file(snippet, conf));
+	snprintf(args, sizeof(args), "--fsal-dir '%s' --export-snippet '%s'", plugin_dir, snippet);
+	snprintf(log, sizeof(log), "%s/ganesha.log", dir);
+
+	REQUIRE(rgw_ctl(&rgw, "stop-gw") == 0);
+	bool started = ganesha("start", dir, args) && read_env_of(dir, &nfs_port, &mnt_port);
+	CHECK_MSG(started, "ganesha did not start with its store down (see %s)", log);
+	CHECK(log_has(log, "is unreachable; the export is created"));
+	if (started) {
+		/* mounted while the store is down: the MNT reply carries the
+		 * root's handle, then the root's attributes are JUKEBOX (libnfs
+		 * gives up on its FSINFO; the kernel retries) */
+		char url[256];
+		struct nfs_url *u;
+
+		snprintf(url, sizeof(url), "nfs://127.0.0.1/zerofs?version=3&nfsport=%d&mountport=%d",
+			 nfs_port, mnt_port);
+		REQUIRE((nfs = nfs_init_context()) != NULL);
+		nfs_set_timeout(nfs, 60000);
+		REQUIRE((u = nfs_parse_url_dir(nfs, url)) != NULL);
+		r = nfs_mount(nfs, u->server, u->path);
+		CHECK_MSG(r != 0 && strstr(nfs_get_error(nfs), "JUKEBOX"),
+			  "v3 mount before the store answered -> %d (%s), want JUKEBOX", r,
+			  nfs_get_error(nfs));
+		nfs_destroy_url(u);
+		nfs_destroy_context(nfs);
+		nfs = NULL;
+	}
+	CHECK(rgw_ctl(&rgw, "start-gw") == 0);
+	/* the opener retries at most 30 s apart; the gateway was down ~2 s */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; started && i < 60 && !nfs; i++) {
+		nfs = mount_export(3, "/zerofs");
+		if (nfs && (r = nfs_mkdir(nfs, "/after-the-store-answered")) != 0) {
+			nfs_destroy_context(nfs);
+			nfs = NULL;
+		}
+		if (!nfs)
+			sleep(1);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_MSG(nfs != NULL, "the export never served after the store came back (last mkdir %d)", r);
+	if (nfs) {
+		struct client cl = { .nfs = nfs, .version = 3 }, *c = &cl; /* for OK() */
+		struct nfsfh *fh;
+		char *back;
+		size_t len = 0;
+
+		printf("  served %.1f s after the gateway came back\n",
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		OK(nfs_create(nfs, "/after-the-store-answered/f", O_RDWR | O_CREAT, 0644, &fh));
+		CHECK(put(nfs, fh, 0, "late", 4));
+		OK(nfs_fsync(nfs, fh));
+		OK(nfs_close(nfs, fh));
+		back = read_whole(nfs, "/after-the-store-answered/f", &len);
+		CHECK(back && len == 4 && memcmp(back, "late", 4) == 0);
+		free(back);
+		nfs_destroy_context(nfs);
+	}
+	CHECK(log_has(log, "answered after"));
+	nfs_port = saved_nfs;
+	mnt_port = saved_mnt;
+	CHECK(ganesha("stop", dir, NULL));
+}
+
 /* ---- fencing: a second server opens the same store -------------------------- */
 
 static int count_lines(const char *log, const char *needle)
@@ -1501,6 +1585,8 @@ static int run_all(void)
 			tl_run("crash/v4_garbage_handles_after_restart", t_garbage_handles, &after4);
 		if (after3.nfs && use_rgw)
 			tl_run("rgw/store_outage_jukebox_then_recovery", t_store_outage, &after3);
+		if (use_rgw)
+			tl_run("rgw/store_down_at_start_then_served", t_store_down_at_start, NULL);
 		if (after3.nfs)
 			tl_run("fencing/second_server_fences_the_first", t_fenced, &after3);
 		for (struct client *x = &after3; x; x = x == &after3 ? &after4 : x == &after4 ? &aa : NULL)
