@@ -11,6 +11,7 @@
 # The log level is GANESHA_LOG_LEVEL (default EVENT) unless the snippet has a LOG block. A start
 # whose log shows configuration errors (e.g. an EXPORT whose FSAL did not load) fails, unless
 # GANESHA_ALLOW_CONFIG_ERRORS=1. Start-up wait: GANESHA_START_TIMEOUT seconds (default 60).
+# GANESHA_WRAPPER: a command prefix for ganesha.nfsd (valgrind; see inside_namespace).
 #
 # Isolation: ganesha must register with rpcbind when NFSv3 is on (failure is fatal), and rpcbind
 # registrations are machine-wide and last-writer-wins. So each instance gets its own rpcbind in a
@@ -133,7 +134,10 @@ inside_namespace() {
   ( (exec -a "rpcbind [$DIR]" rpcbind -f </dev/null) & echo $! >"$DIR/rpcbind.pid" )
   for ((i = 0; i < 100; i++)); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
   [ -S /run/rpcbind.sock ] || { echo "ganesha.sh: private rpcbind did not create /run/rpcbind.sock"; exit 1; }
-  exec ganesha.nfsd -F -f "$CONF" -L "$LOGF" -p "$DIR/ganesha.pid" -N NIV_EVENT -E "$epoch"
+  # GANESHA_WRAPPER (words, e.g. "valgrind --log-file=...") runs ganesha under a tool in place
+  # (same PID, the command line still carries "-f $CONF").
+  # shellcheck disable=SC2086
+  exec ${GANESHA_WRAPPER:-} ganesha.nfsd -F -f "$CONF" -L "$LOGF" -p "$DIR/ganesha.pid" -N NIV_EVENT -E "$epoch"
 }
 
 # The v4 server epoch (ganesha's default is its start second): strictly increasing across

@@ -13,10 +13,15 @@ void tl_set_filter(const char *substr)
 	filter = substr;
 }
 
+bool tl_selected(const char *name)
+{
+	return !filter || strstr(name, filter);
+}
+
 void tl_run(const char *name, tl_fn fn, void *ctx)
 {
 	struct timespec a, b;
-	if (filter && !strstr(name, filter))
+	if (!tl_selected(name))
 		return;
 	tl_failures = 0;
 	tl_current = name;

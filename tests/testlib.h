@@ -6,6 +6,7 @@
 #ifndef ZEROFS_TESTLIB_H
 #define ZEROFS_TESTLIB_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ int tl_finish(void);
 /* Seed from ZEROFS_TEST_SEED or the clock, printed so a run can be replayed. */
 unsigned long long tl_seed(void);
 void tl_set_filter(const char *substr);
+/* Whether tl_run would run a test of this name (lets a caller skip set-up). */
+bool tl_selected(const char *name);
 /* splitmix64: the next pseudo-random 64 bits from *state. */
 unsigned long long tl_rand64(unsigned long long *state);
 /* Fills p with n pseudo-random bytes from *state. */
