@@ -4,11 +4,13 @@
 #   kernel-client.sh build     fetch and build the cached kit (idempotent; `run` does it too)
 #   kernel-client.sh run --nfs-port P --mount-port M --export /path --pseudo /pseudo --script FILE
 #       [--vers 3|4.0|4.1|4.2] [--timeout S] [--log FILE] [--mount-opts OPTS] [--no-mount]
+#       [--add FILE]...
 # The guest reaches the host only through qemu guestfwd rules: TCP to 10.0.2.100:P and
 # 10.0.2.100:M is carried (one `busybox nc` per connection) to 127.0.0.1:P / 127.0.0.1:M.
 # The guest's /init mounts the export (v3: --export, v4.x: --pseudo; default --vers 4.2) at
 # /mnt/nfs, runs FILE with busybox sh in /tmp, unmounts, prints "ZEROFS-KCLIENT-EXIT=<status>"
-# and powers off. FILE sees:
+# and powers off. Each --add FILE (a static executable, say) is copied to the guest's /bin.
+# FILE sees:
 #   ZEROFS_MNT          the mount point (/mnt/nfs)
 #   ZEROFS_NFS_VERS     3, 4.0, 4.1 or 4.2
 #   ZEROFS_MOUNT_TYPE, ZEROFS_MOUNT_OPTS, ZEROFS_MOUNT_SRC   the mount's -t, -o and source
@@ -32,7 +34,7 @@ MNT=/mnt/nfs
 
 log() { printf 'kernel-client.sh: %s\n' "$*"; }
 die() { printf 'kernel-client.sh: ERROR: %s\n' "$*" >&2; exit 125; }
-usage() { sed -n '4,6{s/^#       /         /;s/^#   /usage: /;p}' "$0" >&2; exit 2; }
+usage() { sed -n '4,7{s/^#       /         /;s/^#   /usage: /;p}' "$0" >&2; exit 2; }
 elapsed() { awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $1 }"; }
 
 # ---- the kit: vmlinuz, base initramfs (busybox + modules), host-side busybox for guestfwd ----
@@ -188,6 +190,8 @@ exec mount -t "$ZEROFS_MOUNT_TYPE" -o "$ZEROFS_MOUNT_OPTS" "$ZEROFS_MOUNT_SRC" "
 EOF
   chmod 755 "$st/init" "$st/bin/nfs-mount"
   cp "$SCRIPT" "$st/zerofs/test.sh"
+  local f
+  for f in "${ADD[@]}"; do install -m 755 "$f" "$st/bin/$(basename "$f")"; done
   {
     printf 'export %s\n' "ZEROFS_MNT=$MNT" "ZEROFS_NFS_VERS=$VERS" "ZEROFS_MOUNT_TYPE=$MTYPE" \
       "ZEROFS_MOUNT_SRC=$MSRC" "ZEROFS_GUEST_IP=$GUEST_IP" "ZEROFS_AUTOMOUNT=$AUTOMOUNT"
@@ -210,7 +214,7 @@ kill_forwarders() {
 cmd_run() {
   local nfs_port="" mnt_port="" export_path="" pseudo="" timeout_s=180 logf="" extra="" work
   local t0=$EPOCHREALTIME qpid rc status mounted
-  SCRIPT=""; VERS=4.2; AUTOMOUNT=1
+  SCRIPT=""; VERS=4.2; AUTOMOUNT=1; ADD=()
   while [ $# -gt 0 ]; do
     case $1 in
       --no-mount) AUTOMOUNT=0; shift; continue ;;
@@ -226,6 +230,7 @@ cmd_run() {
       --timeout) timeout_s=$2 ;;
       --log) logf=$2 ;;
       --mount-opts) extra=$2 ;;
+      --add) [ -f "$2" ] && [ -r "$2" ] || die "--add $2: not a readable file"; ADD+=("$2") ;;
       *) usage ;;
     esac
     shift 2

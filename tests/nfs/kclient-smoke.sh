@@ -175,6 +175,19 @@ run rm "$D/big" "$D/dangling" "$D/trunc" "$D/rb" "$D/sub/moved"
 absent "$D/big"
 eq "$(ls "$D" | tr '\n' ' ')" "deeper2 sub " "listing after rm"
 
+# Exclusive create, SEEK_DATA/SEEK_HOLE and byte-range locks need system calls busybox has no
+# applet for: kclient_tool (tests/nfs/kclient_tool.c, copied in with kernel-client.sh --add).
+if command -v kclient_tool >/dev/null; then
+  step "exclusive create (O_EXCL)"
+  run kclient_tool excl "$D"
+  step "SEEK_DATA / SEEK_HOLE"
+  run kclient_tool seek "$D" "$VERS"
+  if [ "$VERS" != 3 ]; then   # v3 mounts use nolock (no NLM in the test server): local locks
+    step "byte-range locks, two processes"
+    run kclient_tool locks "$D"
+  fi
+fi
+
 step "rmdir"
 run touch "$D/sub/keep"
 ! rmdir "$D/sub" 2>/dev/null || fail "rmdir of a non-empty directory succeeded"
