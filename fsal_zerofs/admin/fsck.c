@@ -458,8 +458,9 @@ static void on_chunk(struct scan *s, const uint8_t *k, size_t kl, const uint8_t 
 		}
 		return;
 	}
-	r->chunk_bytes += vl;
 	uint64_t start = idx * ZFS_CHUNK_SIZE;
+	/* `used` counts what the file keeps: not the bytes past its end */
+	r->chunk_bytes += start + vl <= r->size ? vl : start >= r->size ? 0 : r->size - start;
 	if (start + vl > r->size && (p = add_problem(s, P_CHUNK_PAST_EOF))) {
 		p->ino = ino;
 		p->chunk = idx;
@@ -742,7 +743,8 @@ static void print_problem(struct scan *s, const struct problem *p)
 		       c, p->chunk, p->ino, p->len);
 		break;
 	case P_WRONG_USED:
-		printf("%s: inode %" PRIu64 " says it uses %" PRIu64 " bytes; its chunks hold %" PRIu64 "\n",
+		printf("%s: inode %" PRIu64 " says it uses %" PRIu64 " bytes; its chunks hold %" PRIu64
+		       " (up to its end)\n",
 		       c, p->ino, p->have, p->want);
 		break;
 	case P_WRONG_TOTALS:
