@@ -22,6 +22,7 @@ int zfs_errno(lsm_status st)
 	case LSM_ENOTFOUND: return ENOENT;
 	case LSM_ETRANSIENT: return EAGAIN;
 	case LSM_EFENCED: return EROFS;
+	case LSM_EREADONLY: return EROFS;
 	case LSM_ENOMEM: return ENOMEM;
 	case LSM_EINVAL: return EINVAL;
 	case LSM_ECLOSED: return EAGAIN;

@@ -109,6 +109,10 @@ static lsm_status replay_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto)
 		st = zst == ZS3_ENOTFOUND ? LSM_ENOTFOUND : lsm_from_zs3(zst);
 	} else {
 		st = lsm_wal_decode(b.data, b.len, &h, replay_record, &r);
+		if (st == LSM_OK) {
+			db->wal_replayed_objects++;
+			db->wal_replayed_bytes += b.len;
+		}
 		if (st == LSM_ECORRUPT)
 			st = lsm_fail(LSM_ECORRUPT, "WAL object %s is damaged: %s", key, lsm_last_error());
 		else if (st == LSM_OK && h.wal_id != id)
@@ -302,6 +306,8 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 	}
 	if (replay && (st = replay_from(db, wal_from, skip, &next)))
 		goto fail;
+	db->wal_replay_first = wal_from;
+	db->wal_replay_next = replay ? next : wal_from;
 	if (!db->read_only) {
 		uint64_t fence = 0;
 		if ((st = fence_wal(db, next, skip, &fence)))
@@ -475,7 +481,7 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 	lsm_status st;
 
 	if (db->read_only)
-		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only");
 	if (count == 0)
 		return (flags & LSM_WRITE_DURABLE) ? lsm_flush(db) : LSM_OK;
 	pthread_mutex_lock(&db->write_lock);
@@ -535,7 +541,7 @@ lsm_status lsm_flush(struct lsm_db *db)
 {
 	uint64_t target;
 	if (db->read_only)
-		return LSM_OK;
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only: nothing to flush");
 	pthread_mutex_lock(&db->lock);
 	target = db->wal_enc_open ? db->wal_pending_id : db->wal_pending_id - 1;
 	pthread_mutex_unlock(&db->lock);
@@ -684,7 +690,7 @@ lsm_status lsm_compact_all(struct lsm_db *db)
 	lsm_status st;
 	bool did;
 	if (db->read_only)
-		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only");
 	if ((st = flush_memtables(db)))
 		return st;
 	return lsm_compact_if_due(db, true, &did);
@@ -697,7 +703,7 @@ lsm_status lsm_checkpoint_create(struct lsm_db *db, const char *name)
 	struct lsm_manifest next;
 	lsm_status st;
 	if (db->read_only)
-		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only");
 	if (!name || !*name || strlen(name) > 255)
 		return lsm_fail(LSM_EINVAL, "a checkpoint needs a name of 1 to 255 bytes");
 	if ((st = flush_memtables(db)))
@@ -740,7 +746,7 @@ lsm_status lsm_checkpoint_delete(struct lsm_db *db, const char *name)
 	lsm_status st;
 	size_t w = 0;
 	if (db->read_only)
-		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only");
 	pthread_mutex_lock(&db->manifest_lock);
 	if ((st = lsm_manifest_copy(&next, &db->version->m)) == LSM_OK) {
 		for (size_t i = 0; i < next.checkpoint_count; i++) {
@@ -803,8 +809,14 @@ static bool set_has(const struct id_set *s, uint64_t id)
 
 /* Deletes objects under prefix whose number `keep` rejects and that are old
  * enough. Names are <prefix><20 digits><suffix>; others are left alone. */
+struct gc_progress {
+	lsm_progress_fn fn;
+	void *ctx;
+	uint64_t examined;
+};
+
 static lsm_status sweep(struct lsm_db *db, const char *prefix, bool (*keep)(struct lsm_db *, void *, uint64_t),
-			void *ctx, uint64_t *deleted)
+			void *ctx, struct gc_progress *pr, uint64_t *deleted)
 {
 	char after[ZS3_KEY_MAX + 1] = "";
 	uint64_t now = lsm_wall_ms();
@@ -815,6 +827,9 @@ static lsm_status sweep(struct lsm_db *db, const char *prefix, bool (*keep)(stru
 			return lsm_from_zs3(zst);
 		for (size_t i = 0; i < l.count; i++) {
 			const char *num = l.entries[i].key + strlen(prefix);
+			pr->examined++;
+			if (pr->fn)
+				pr->fn(pr->ctx, pr->examined, *deleted);
 			char *end;
 			uint64_t id = strtoull(num, &end, 10);
 			if (end - num != 20 || keep(db, ctx, id))
@@ -866,12 +881,18 @@ static bool keep_manifest(struct lsm_db *db, void *ctx, uint64_t id)
 
 lsm_status lsm_gc(struct lsm_db *db, uint64_t *deleted)
 {
+	return lsm_gc_progress(db, NULL, NULL, deleted);
+}
+
+lsm_status lsm_gc_progress(struct lsm_db *db, lsm_progress_fn fn, void *fn_ctx, uint64_t *deleted)
+{
+	struct gc_progress pr = { fn, fn_ctx, 0 };
 	struct gc_ctx g = { 0 };
 	struct lsm_version *v;
 	lsm_status st;
 	*deleted = 0;
 	if (db->read_only)
-		return lsm_fail(LSM_EINVAL, "the database is open read-only");
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only");
 	v = lsm_version_ref(db);
 	g.wal_flushed = v->m.wal_flushed;
 	g.manifest_id = v->m.id;
@@ -886,11 +907,11 @@ lsm_status lsm_gc(struct lsm_db *db, uint64_t *deleted)
 	}
 	lsm_version_unref(v);
 	if (st == LSM_OK)
-		st = sweep(db, "sst/", keep_sst, &g, deleted);
+		st = sweep(db, "sst/", keep_sst, &g, &pr, deleted);
 	if (st == LSM_OK)
-		st = sweep(db, "wal/", keep_wal, &g, deleted);
+		st = sweep(db, "wal/", keep_wal, &g, &pr, deleted);
 	if (st == LSM_OK)
-		st = sweep(db, "manifest/", keep_manifest, &g, deleted);
+		st = sweep(db, "manifest/", keep_manifest, &g, &pr, deleted);
 	free(g.live_ssts.ids);
 	free(g.pinned_manifests.ids);
 	return st;

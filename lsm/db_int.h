@@ -83,6 +83,9 @@ struct lsm_db {
 	lsm_status wal_error;
 	bool wal_kick;            /* a durable writer is waiting */
 	uint64_t last_durable_ms;
+	/* what lsm_open replayed (lsm_describe): WAL ids [wal_replay_first,
+	 * wal_replay_next), how many objects and bytes were found */
+	uint64_t wal_replay_first, wal_replay_next, wal_replayed_objects, wal_replayed_bytes;
 
 	/* SST ids: writer epoch in the high 24 bits, a counter below, so two
 	 * writers can never pick the same id */

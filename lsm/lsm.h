@@ -32,6 +32,13 @@
 
 struct lsm_db;
 
+/* Read-only opens (read_only = true) load the newest manifest and replay
+ * the WAL objects after it into a private memtable, so every write a writer
+ * has made durable is visible, as of the open. They take no writer epoch,
+ * write nothing to the store and start no threads, so they never fence a
+ * running writer and may run beside it. lsm_write, lsm_flush, lsm_gc,
+ * lsm_compact_all and checkpoints return LSM_EREADONLY; lsm_maintain does
+ * nothing. The view does not follow later writes: reopen to see them. */
 struct lsm_options {
 	struct zs3_store *store;   /* borrowed: close it after lsm_close() */
 	bool read_only;            /* no writer epoch is taken; nothing is written */
@@ -95,6 +102,64 @@ lsm_status lsm_maintain(struct lsm_db *db);
 lsm_status lsm_compact_all(struct lsm_db *db);
 /* Deletes objects no manifest or checkpoint references (older than min age). */
 lsm_status lsm_gc(struct lsm_db *db, uint64_t *deleted);
+/* Progress of a long operation: objects examined and deleted so far. Called
+ * from the calling thread, often: throttle any output in fn. */
+typedef void (*lsm_progress_fn)(void *ctx, uint64_t examined, uint64_t deleted);
+/* lsm_gc, calling fn (may be NULL) for every object it examines. */
+lsm_status lsm_gc_progress(struct lsm_db *db, lsm_progress_fn fn, void *fn_ctx, uint64_t *deleted);
+
+/* ---- introspection (lsm/inspect.c), for tools such as `zerofs info` ---- */
+
+struct lsm_level_desc {
+	uint64_t run_id;  /* 0 for L0 */
+	uint64_t ssts, bytes, entries;
+};
+struct lsm_checkpoint_desc {
+	char name[256];
+	uint64_t manifest_id;
+	int64_t created_ms; /* wall clock */
+};
+/* The tree as this handle sees it (its current manifest). */
+struct lsm_description {
+	bool read_only;
+	uint64_t manifest_id, writer_epoch;
+	uint64_t last_seq;     /* highest sequence number in SSTs */
+	uint64_t visible_seq;  /* highest sequence number this handle sees */
+	uint64_t wal_flushed;  /* WAL objects below this id are wholly in SSTs */
+	uint64_t wal_next;     /* the first WAL id past what was replayed at open */
+	uint64_t wal_replayed_objects, wal_replayed_bytes; /* WAL backlog found at open */
+	uint64_t memtable_bytes;
+	size_t level_count;    /* levels[0] is L0, then the sorted runs, newest first */
+	struct lsm_level_desc *levels;
+	size_t checkpoint_count;
+	struct lsm_checkpoint_desc *checkpoints;
+};
+lsm_status lsm_describe(struct lsm_db *db, struct lsm_description *out);
+void lsm_description_free(struct lsm_description *d);
+
+/* The objects of a tree in a store, by kind (listing every key once). */
+struct lsm_object_census {
+	uint64_t manifests, manifest_bytes;
+	uint64_t wals, wal_bytes;
+	uint64_t ssts, sst_bytes;
+	uint64_t others, other_bytes; /* keys the engine does not name */
+	int64_t newest_mtime_ms;      /* of any object; 0 if none */
+};
+lsm_status lsm_census(struct zs3_store *store, lsm_progress_fn fn, void *fn_ctx,
+		      struct lsm_object_census *out);
+
+/* When a writer last wrote the tree, without opening it (a few requests):
+ * the newest manifest and the newest WAL object from its wal_flushed on.
+ * LSM_ENOTFOUND if the store holds no tree. A running writer that has had
+ * nothing to write writes nothing, so an old time does not prove that no
+ * writer has the tree open. */
+struct lsm_activity {
+	uint64_t manifest_id, writer_epoch;
+	int64_t manifest_mtime_ms; /* wall clock, ms since the epoch */
+	uint64_t newest_wal_id;    /* 0 if none from wal_flushed on */
+	int64_t newest_wal_mtime_ms;
+};
+lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *out);
 
 struct lsm_stats {
 	uint64_t gets, bloom_negatives, bloom_positives;

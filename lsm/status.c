@@ -18,6 +18,7 @@ const char *lsm_strstatus(lsm_status st)
 	case LSM_EINVAL: return "invalid argument";
 	case LSM_ENOMEM: return "out of memory";
 	case LSM_ECLOSED: return "closed";
+	case LSM_EREADONLY: return "open read-only";
 	}
 	return "unknown status";
 }

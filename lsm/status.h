@@ -15,6 +15,7 @@ typedef enum lsm_status {
 	LSM_EINVAL,     /* bad argument or setting */
 	LSM_ENOMEM,
 	LSM_ECLOSED,    /* the database is closing or closed */
+	LSM_EREADONLY,  /* the database is open read-only: writes, flushes, GC refused */
 } lsm_status;
 
 const char *lsm_strstatus(lsm_status st);

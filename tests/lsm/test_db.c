@@ -372,7 +372,7 @@ static void t_checkpoint(void *ctx)
 	ro.checkpoint = "snap1";
 	REQUIRE(lsm_open(&ro, &cp) == LSM_OK);
 	CHECK(has(cp, "a", "1") && has(cp, "b", "2") && has(cp, "c", NULL));
-	LST(put1(cp, "x", "y", 0), LSM_EINVAL);
+	LST(put1(cp, "x", "y", 0), LSM_EREADONLY);
 	lsm_close(cp);
 	ro.checkpoint = "nope";
 	LST(lsm_open(&ro, &cp), LSM_ENOTFOUND);
@@ -386,6 +386,101 @@ static void t_checkpoint(void *ctx)
 	LST(lsm_checkpoint_delete(db, "snap1"), LSM_OK);
 	LST(lsm_checkpoint_delete(db, "snap1"), LSM_ENOTFOUND);
 	lsm_close(db);
+	fixture_close(&f);
+}
+
+/* A reader beside a running writer (background threads on): it sees what
+ * the writer made durable (in SSTs and in WAL objects not yet flushed),
+ * writes nothing to the store, cannot write, and does not fence the writer.
+ * lsm_describe and lsm_activity report the tree. */
+static void t_read_only_beside_writer(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o, ro;
+	struct lsm_db *w, *r;
+	struct lsm_description d;
+	struct lsm_activity act;
+	struct lsm_object_census c;
+	struct zs3_stats after;
+	uint64_t deleted;
+	REQUIRE(fixture_open(&f, "ronly"));
+	small_options(&o, f.store);
+	o.no_background = false;
+	REQUIRE(lsm_open(&o, &w) == LSM_OK);
+	for (int i = 0; i < 400; i++) { /* some in SSTs, the last ones only in the WAL */
+		char k[32], v[64];
+		snprintf(k, sizeof(k), "k%04d", i);
+		snprintf(v, sizeof(v), "value %d ........................................", i);
+		CHECK(put1(w, k, v, i % 50 == 0 ? LSM_WRITE_DURABLE : 0) == LSM_OK);
+	}
+	LST(lsm_compact_all(w), LSM_OK);
+	LST(put1(w, "tail", "only in the WAL", LSM_WRITE_DURABLE), LSM_OK);
+	LST(put1(w, "k0001", "overwritten in the WAL", LSM_WRITE_DURABLE), LSM_OK);
+	struct lsm_stats ws;
+	lsm_stats(w, &ws);
+
+	/* the reader gets a store handle of its own (local stores), so that
+	 * every request it makes is counted apart from the writer's */
+	struct zs3_store *rstore = NULL;
+	if (f.dir)
+		REQUIRE(zs3_open_local(f.dir, false, &rstore) == ZS3_OK);
+	ro = o;
+	ro.read_only = true;
+	ro.store = rstore ? rstore : f.store;
+	REQUIRE(lsm_open(&ro, &r) == LSM_OK);
+	CHECK(has(r, "k0399", "value 399 ........................................"));
+	CHECK(has(r, "tail", "only in the WAL") && has(r, "k0001", "overwritten in the WAL"));
+	LST(put1(r, "x", "y", 0), LSM_EREADONLY);
+	LST(lsm_flush(r), LSM_EREADONLY);
+	LST(lsm_compact_all(r), LSM_EREADONLY);
+	LST(lsm_gc(r, &deleted), LSM_EREADONLY);
+	LST(lsm_checkpoint_create(r, "no"), LSM_EREADONLY);
+	LST(lsm_maintain(r), LSM_OK);
+	REQUIRE(lsm_describe(r, &d) == LSM_OK);
+	CHECK(d.read_only && d.manifest_id >= ws.manifest_id && d.writer_epoch == ws.writer_epoch);
+	CHECK(d.wal_replayed_objects >= 1 && d.wal_replayed_bytes > 64);
+	CHECK(d.wal_next > d.wal_flushed && d.level_count >= 2 && d.levels[1].ssts > 0);
+	uint64_t ssts = 0;
+	for (size_t i = 0; i < d.level_count; i++)
+		ssts += d.levels[i].ssts;
+	CHECK(ssts > 0); /* background flushes may have changed the count since */
+	printf("  reader: manifest %llu, epoch %llu, %llu SSTs, %llu WAL objects (%llu bytes) replayed\n",
+	       (unsigned long long)d.manifest_id, (unsigned long long)d.writer_epoch,
+	       (unsigned long long)ssts, (unsigned long long)d.wal_replayed_objects,
+	       (unsigned long long)d.wal_replayed_bytes);
+	lsm_description_free(&d);
+	lsm_close(r);
+	if (rstore) {
+		zs3_stats(rstore, &after);
+		CHECK(after.requests[ZS3_OP_PUT] == 0 && after.requests[ZS3_OP_DELETE] == 0);
+		CHECK(after.requests[ZS3_OP_GET] > 0);
+		zs3_close(rstore);
+	}
+	struct lsm_stats ws2;
+	lsm_stats(w, &ws2);
+	CHECK(ws2.writer_epoch == ws.writer_epoch);
+
+	/* the writer was not fenced: it goes on, and a new reader sees that */
+	LST(put1(w, "after", "reader", LSM_WRITE_DURABLE), LSM_OK);
+	REQUIRE(lsm_activity(f.store, &act) == LSM_OK);
+	CHECK(act.writer_epoch == ws.writer_epoch && act.manifest_id >= ws.manifest_id);
+	CHECK(act.newest_wal_id > 0 && act.newest_wal_mtime_ms > 0 && act.manifest_mtime_ms > 0);
+	REQUIRE(lsm_census(f.store, NULL, NULL, &c) == LSM_OK);
+	CHECK(c.manifests >= 1 && c.wals >= 1 && c.ssts >= 1 && c.others == 0);
+	ro.store = f.store;
+	REQUIRE(lsm_open(&ro, &r) == LSM_OK);
+	CHECK(has(r, "after", "reader"));
+	lsm_close(r);
+	LST(put1(w, "still", "writing", LSM_WRITE_DURABLE), LSM_OK);
+	LST(lsm_close(w), LSM_OK);
+	/* an empty store holds no tree */
+	struct fixture e;
+	REQUIRE(fixture_open(&e, "ronly-empty"));
+	ro.store = e.store;
+	LST(lsm_open(&ro, &r), LSM_ENOTFOUND);
+	LST(lsm_activity(e.store, &act), LSM_ENOTFOUND);
+	fixture_close(&e);
 	fixture_close(&f);
 }
 
@@ -602,6 +697,7 @@ int main(int argc, char **argv)
 	tl_run("model", t_model, NULL);
 	tl_run("fencing", t_fencing, NULL);
 	tl_run("checkpoint", t_checkpoint, NULL);
+	tl_run("read_only_beside_writer", t_read_only_beside_writer, NULL);
 	tl_run("group_commit", t_group_commit, NULL);
 	tl_run("gc", t_gc, NULL);
 	tl_run("object_cache", t_object_cache, NULL);

@@ -1,0 +1,166 @@
+/*
+ * lsm/inspect.c - introspection for tools: what a handle sees of the tree
+ * (lsm_describe), the objects of a tree by kind (lsm_census), and when a
+ * writer last wrote it (lsm_activity). See lsm.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+static void level_add(struct lsm_level_desc *l, const struct lsm_sst_info *s)
+{
+	l->ssts++;
+	l->bytes += s->size;
+	l->entries += s->entries;
+}
+
+lsm_status lsm_describe(struct lsm_db *db, struct lsm_description *d)
+{
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_lock(&db->lock);
+	const struct lsm_manifest *m = &db->version->m;
+	d->read_only = db->read_only;
+	d->manifest_id = m->id;
+	d->writer_epoch = db->writer_epoch;
+	d->last_seq = m->last_seq;
+	d->visible_seq = atomic_load(&db->visible_seq);
+	d->wal_flushed = m->wal_flushed;
+	d->wal_next = db->read_only ? db->wal_replay_next : db->wal_pending_id;
+	d->wal_replayed_objects = db->wal_replayed_objects;
+	d->wal_replayed_bytes = db->wal_replayed_bytes;
+	d->memtable_bytes = lsm_memtable_memory(db->active);
+	for (size_t i = 0; i < db->n_frozen; i++)
+		d->memtable_bytes += lsm_memtable_memory(db->frozen[i].mt);
+	d->level_count = 1 + m->run_count;
+	d->levels = calloc(d->level_count, sizeof(*d->levels));
+	d->checkpoint_count = m->checkpoint_count;
+	d->checkpoints = calloc(m->checkpoint_count ? m->checkpoint_count : 1, sizeof(*d->checkpoints));
+	if (!d->levels || !d->checkpoints) {
+		pthread_mutex_unlock(&db->lock);
+		lsm_description_free(d);
+		return lsm_fail(LSM_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m->l0_count; i++)
+		level_add(&d->levels[0], &m->l0[i]);
+	for (size_t r = 0; r < m->run_count; r++) {
+		d->levels[r + 1].run_id = m->runs[r].id;
+		for (size_t i = 0; i < m->runs[r].count; i++)
+			level_add(&d->levels[r + 1], &m->runs[r].ssts[i]);
+	}
+	for (size_t i = 0; i < m->checkpoint_count; i++) {
+		snprintf(d->checkpoints[i].name, sizeof(d->checkpoints[i].name), "%s",
+			 m->checkpoints[i].name);
+		d->checkpoints[i].manifest_id = m->checkpoints[i].manifest_id;
+		d->checkpoints[i].created_ms = m->checkpoints[i].created_ms;
+	}
+	pthread_mutex_unlock(&db->lock);
+	return LSM_OK;
+}
+
+void lsm_description_free(struct lsm_description *d)
+{
+	free(d->levels);
+	free(d->checkpoints);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Is key <prefix><20 digits><suffix>? Sets *id. */
+static bool numbered(const char *key, const char *prefix, const char *suffix, uint64_t *id)
+{
+	size_t pl = strlen(prefix);
+	if (strncmp(key, prefix, pl) != 0)
+		return false;
+	const char *num = key + pl;
+	char *end;
+	for (int i = 0; i < 20; i++)
+		if (num[i] < '0' || num[i] > '9')
+			return false;
+	*id = strtoull(num, &end, 10);
+	return end == num + 20 && strcmp(end, suffix) == 0;
+}
+
+lsm_status lsm_census(struct zs3_store *store, lsm_progress_fn fn, void *fn_ctx,
+		      struct lsm_object_census *c)
+{
+	char after[ZS3_KEY_MAX + 1] = "";
+	uint64_t examined = 0;
+	memset(c, 0, sizeof(*c));
+	for (;;) {
+		struct zs3_list l;
+		zs3_status zst = zs3_list(store, "", after[0] ? after : NULL, 1000, &l);
+		if (zst)
+			return lsm_from_zs3(zst);
+		for (size_t i = 0; i < l.count; i++) {
+			const struct zs3_entry *e = &l.entries[i];
+			uint64_t id;
+			if (numbered(e->key, "manifest/", "", &id)) {
+				c->manifests++;
+				c->manifest_bytes += e->size;
+			} else if (numbered(e->key, "wal/", ".wal", &id)) {
+				c->wals++;
+				c->wal_bytes += e->size;
+			} else if (numbered(e->key, "sst/", ".sst", &id)) {
+				c->ssts++;
+				c->sst_bytes += e->size;
+			} else {
+				c->others++;
+				c->other_bytes += e->size;
+			}
+			if (e->mtime_ms > c->newest_mtime_ms)
+				c->newest_mtime_ms = e->mtime_ms;
+			if (fn)
+				fn(fn_ctx, ++examined, 0);
+		}
+		bool more = l.truncated && l.count;
+		if (more)
+			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
+		zs3_list_free(&l);
+		if (!more)
+			return LSM_OK;
+	}
+}
+
+lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *a)
+{
+	struct lsm_manifest m;
+	struct zs3_meta meta;
+	char key[64], after[64] = "";
+	lsm_status st;
+	zs3_status zst;
+
+	memset(a, 0, sizeof(*a));
+	if ((st = lsm_manifest_latest_id(store, &a->manifest_id)))
+		return st;
+	if (a->manifest_id == 0)
+		return lsm_fail(LSM_ENOTFOUND, "%s holds no database (no manifest)", zs3_describe(store));
+	lsm_manifest_key(a->manifest_id, key);
+	if ((zst = zs3_head(store, key, &meta)))
+		return lsm_from_zs3(zst);
+	a->manifest_mtime_ms = meta.mtime_ms;
+	if ((st = lsm_manifest_load(store, a->manifest_id, &m)))
+		return st;
+	a->writer_epoch = m.writer_epoch;
+	if (m.wal_flushed > 1)
+		lsm_wal_key(m.wal_flushed - 1, after);
+	lsm_manifest_free(&m);
+	for (;;) {
+		struct zs3_list l;
+		if ((zst = zs3_list(store, "wal/", after[0] ? after : NULL, 1000, &l)))
+			return lsm_from_zs3(zst);
+		for (size_t i = 0; i < l.count; i++) {
+			uint64_t id;
+			if (numbered(l.entries[i].key, "wal/", ".wal", &id) && id >= a->newest_wal_id) {
+				a->newest_wal_id = id;
+				a->newest_wal_mtime_ms = l.entries[i].mtime_ms;
+			}
+		}
+		bool more = l.truncated && l.count;
+		if (more)
+			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
+		zs3_list_free(&l);
+		if (!more)
+			return LSM_OK;
+	}
+}
