@@ -34,22 +34,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 
 #include "lsm.h"
-#include "object_cache.h"
 #include "store.h"
+#include "store_config.h"
 
 /* ---- the FSAL block ------------------------------------------------------ */
 
-enum { STORE_UNSET = 0, STORE_LOCAL = 1, STORE_S3 = 2 };
-enum { TRI_UNSET = 0, TRI_FALSE = 1, TRI_TRUE = 2 };
-enum { ADDR_AUTO = 0, ADDR_PATH = 1, ADDR_VIRTUAL = 2 };
-
-/* Values are read as strings and checked here, so that every bad value is
+/* Values are read as strings by ganesha's parser and checked by
+ * store_config.c (shared with the admin tool), so that every bad value is
  * reported with the name of its key (ganesha's own parser names only the
  * line). */
 struct zerofs_raw_config {
@@ -57,19 +53,6 @@ struct zerofs_raw_config {
 	char *bucket, *endpoint, *region, *prefix, *ca_file, *allow_http, *addressing;
 	char *credentials_file, *access_key_id, *secret_access_key;
 	char *cache_dir, *cache_size_gb, *memory_cache_mb, *flush_interval_ms, *sync;
-};
-
-struct zerofs_config {
-	struct zerofs_raw_config raw;
-	uint32_t store;
-	uint32_t allow_http;
-	uint32_t addressing;
-	uint32_t memory_cache_mb;
-	uint32_t flush_interval_ms;
-	bool sync;
-	/* aliases into raw */
-	char *directory, *bucket, *endpoint, *region, *prefix, *ca_file;
-	char *credentials_file, *access_key_id, *secret_access_key, *cache_dir, *cache_size_gb;
 };
 
 #define ZK_STR(name, min, max, mem) CONF_ITEM_STR(name, min, max, NULL, zerofs_raw_config, mem)
@@ -106,209 +89,74 @@ static struct config_block zerofs_export_block = {
 	.blk_desc.u.blk.commit = noop_conf_commit,
 };
 
-static bool bad_value(unsigned id, const char *key, const char *value, const char *want)
+/* Parses the export's FSAL block into *c (zfs_store_config_free() it).
+ * Unknown keys only warn in ganesha's parser (the "bogus" flag): here they
+ * fail the export, as every bad value does, with a log line naming the key. */
+static bool config_load(void *node, struct config_error_type *err_type,
+			struct zfs_store_config *c, unsigned export_id)
 {
-	LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s: \"%s\" is not %s; export not created", id,
-		key, value, want);
-	return false;
-}
+	struct zerofs_raw_config r = { 0 };
+	bool prev_bogus = err_type->bogus, ok = true;
+	char err[512];
+	int rc, e = 0;
 
-static bool parse_bool(unsigned id, const char *key, const char *v, uint32_t *out)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
-
-	for (size_t i = 0; i < 4; i++) {
-		if (!strcasecmp(v, yes[i])) {
-			*out = TRI_TRUE;
-			return true;
-		}
-		if (!strcasecmp(v, no[i])) {
-			*out = TRI_FALSE;
-			return true;
-		}
-	}
-	return bad_value(id, key, v, "a boolean (true or false)");
-}
-
-static bool parse_u32(unsigned id, const char *key, const char *v, uint32_t min, uint32_t max,
-		      uint32_t *out)
-{
-	char *end, want[64];
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
-		snprintf(want, sizeof(want), "a whole number from %u to %u", min, max);
-		return bad_value(id, key, v, want);
-	}
-	*out = (uint32_t)n;
-	return true;
-}
-
-/* Turns the strings into settings; false (logged, naming the key) if one
- * is not valid. */
-static bool config_parse(struct zerofs_config *c, unsigned id)
-{
-	struct zerofs_raw_config *r = &c->raw;
-	uint32_t b;
-
-	c->store = STORE_UNSET;
-	if (r->store) {
-		if (!strcasecmp(r->store, "local"))
-			c->store = STORE_LOCAL;
-		else if (!strcasecmp(r->store, "s3"))
-			c->store = STORE_S3;
-		else
-			return bad_value(id, "Store", r->store, "local or s3");
-	}
-	c->allow_http = TRI_UNSET;
-	if (r->allow_http && !parse_bool(id, "Allow_Http", r->allow_http, &c->allow_http))
-		return false;
-	c->addressing = ADDR_AUTO;
-	if (r->addressing) {
-		if (!strcasecmp(r->addressing, "path"))
-			c->addressing = ADDR_PATH;
-		else if (!strcasecmp(r->addressing, "virtual"))
-			c->addressing = ADDR_VIRTUAL;
-		else if (strcasecmp(r->addressing, "auto"))
-			return bad_value(id, "Addressing", r->addressing, "auto, path or virtual");
-	}
-	c->memory_cache_mb = 64;
-	if (r->memory_cache_mb &&
-	    !parse_u32(id, "Memory_Cache_MB", r->memory_cache_mb, 1, 1024 * 1024, &c->memory_cache_mb))
-		return false;
-	c->flush_interval_ms = 100;
-	if (r->flush_interval_ms &&
-	    !parse_u32(id, "Flush_Interval_Ms", r->flush_interval_ms, 1, 60000, &c->flush_interval_ms))
-		return false;
-	c->sync = true;
-	if (r->sync) {
-		if (!parse_bool(id, "Sync", r->sync, &b))
-			return false;
-		c->sync = b == TRI_TRUE;
-	}
-	c->directory = r->directory;
-	c->bucket = r->bucket;
-	c->endpoint = r->endpoint;
-	c->region = r->region;
-	c->prefix = r->prefix;
-	c->ca_file = r->ca_file;
-	c->credentials_file = r->credentials_file;
-	c->access_key_id = r->access_key_id;
-	c->secret_access_key = r->secret_access_key;
-	c->cache_dir = r->cache_dir;
-	c->cache_size_gb = r->cache_size_gb;
-	return true;
-}
-
-static void config_free(struct zerofs_config *c)
-{
-	struct zerofs_raw_config *r = &c->raw;
-	char **strs[] = { &r->store, &r->directory, &r->bucket, &r->endpoint, &r->region,
-			  &r->prefix, &r->ca_file, &r->allow_http, &r->addressing,
-			  &r->credentials_file, &r->access_key_id, &r->secret_access_key,
-			  &r->cache_dir, &r->cache_size_gb, &r->memory_cache_mb,
-			  &r->flush_interval_ms, &r->sync };
-
-	if (r->secret_access_key)
-		explicit_bzero(r->secret_access_key, strlen(r->secret_access_key));
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		gsh_free(*strs[i]);
-		*strs[i] = NULL;
-	}
-	memset(c, 0, sizeof(*c));
-}
-
-/* Parses the export's FSAL block into *c. Unknown keys only warn in ganesha's
- * parser (the "bogus" flag): here they fail the export. */
-static bool config_load(void *node, struct config_error_type *err_type, struct zerofs_config *c,
-			unsigned export_id)
-{
-	bool prev_bogus = err_type->bogus;
-	int rc;
-
-	memset(c, 0, sizeof(*c));
+	zfs_store_config_init(c);
 	err_type->bogus = false;
-	rc = load_config_from_node(node, &zerofs_export_block, &c->raw, true, err_type);
+	rc = load_config_from_node(node, &zerofs_export_block, &r, true, err_type);
 	bool bogus = err_type->bogus;
 	err_type->bogus = prev_bogus || bogus;
 	if (rc != 0 || bogus) {
 		LogCrit(COMPONENT_FSAL,
 			"export %u: the ZEROFS FSAL block has %s (the config report below names it); export not created",
 			export_id, bogus ? "an unknown key" : "an invalid value");
-		if (bogus)
-			err_type->invalid = true; /* make the export fail, not just warn */
-		return false;
+		ok = false;
 	}
-	if (!config_parse(c, export_id)) {
-		err_type->invalid = true;
-		return false;
+	const struct {
+		const char *key;
+		char **value;
+	} keys[] = {
+		{ "Store", &r.store },
+		{ "Directory", &r.directory },
+		{ "Bucket", &r.bucket },
+		{ "Endpoint", &r.endpoint },
+		{ "Region", &r.region },
+		{ "Prefix", &r.prefix },
+		{ "CA_File", &r.ca_file },
+		{ "Allow_Http", &r.allow_http },
+		{ "Addressing", &r.addressing },
+		{ "Credentials_File", &r.credentials_file },
+		{ "Access_Key_Id", &r.access_key_id },
+		{ "Secret_Access_Key", &r.secret_access_key },
+		{ "Cache_Dir", &r.cache_dir },
+		{ "Cache_Size_GB", &r.cache_size_gb },
+		{ "Memory_Cache_MB", &r.memory_cache_mb },
+		{ "Flush_Interval_Ms", &r.flush_interval_ms },
+		{ "Sync", &r.sync },
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (ok && *keys[i].value)
+			e = zfs_store_config_set(c, keys[i].key, *keys[i].value, err, sizeof(err));
+		if (ok && e) {
+			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s; export not created",
+				export_id, err);
+			ok = false;
+		}
+		if (*keys[i].value)
+			explicit_bzero(*keys[i].value, strlen(*keys[i].value)); /* may be a secret */
+		gsh_free(*keys[i].value);
 	}
-	return true;
+	if (ok && (e = zfs_store_config_check(c, err, sizeof(err)))) {
+		LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s; export not created", export_id,
+			err);
+		ok = false;
+	}
+	if (!ok) {
+		err_type->invalid = true; /* make the export fail, not just warn */
+		zfs_store_config_free(c);
+	}
+	return ok;
 }
 
-/* Cross-key rules the table cannot express; names the offending key. */
-static bool config_check(const struct zerofs_config *c, unsigned id)
-{
-	const char *bad = NULL, *why = "";
-
-	if (c->store == STORE_UNSET) {
-		bad = "Store";
-		why = "is missing (Store = local or Store = s3)";
-	} else if (c->store == STORE_LOCAL) {
-		if (!c->directory) {
-			bad = "Directory";
-			why = "is missing (required with Store = local)";
-		} else if (c->directory[0] != '/') {
-			bad = "Directory";
-			why = "must be an absolute path";
-		} else if (c->bucket) {
-			bad = "Bucket";
-		} else if (c->endpoint) {
-			bad = "Endpoint";
-		} else if (c->region) {
-			bad = "Region";
-		} else if (c->prefix) {
-			bad = "Prefix";
-		} else if (c->allow_http != TRI_UNSET) {
-			bad = "Allow_Http";
-		} else if (c->addressing != ADDR_AUTO) {
-			bad = "Addressing";
-		} else if (c->ca_file) {
-			bad = "CA_File";
-		} else if (c->credentials_file) {
-			bad = "Credentials_File";
-		} else if (c->access_key_id) {
-			bad = "Access_Key_Id";
-		} else if (c->secret_access_key) {
-			bad = "Secret_Access_Key";
-		}
-		if (bad && !*why)
-			why = "applies only to Store = s3";
-	} else {
-		if (c->directory) {
-			bad = "Directory";
-			why = "applies only to Store = local";
-		} else if (c->credentials_file && (c->access_key_id || c->secret_access_key)) {
-			bad = c->access_key_id ? "Access_Key_Id" : "Secret_Access_Key";
-			why = "conflicts with Credentials_File (use one)";
-		} else if (!c->access_key_id != !c->secret_access_key) {
-			bad = c->access_key_id ? "Secret_Access_Key" : "Access_Key_Id";
-			why = "is missing (inline credentials need both keys)";
-		}
-	}
-	if (!bad && c->cache_size_gb && !c->cache_dir && !getenv("SLATEDB_CACHE_DIR")) {
-		bad = "Cache_Size_GB";
-		why = "needs Cache_Dir (or SLATEDB_CACHE_DIR)";
-	}
-	if (bad) {
-		LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s %s; export not created", id, bad,
-			why);
-		return false;
-	}
-	return true;
-}
 
 /* ---- exports sharing one process ----------------------------------------- */
 
@@ -409,150 +257,23 @@ static void zerofs_get_write_verifier(struct fsal_export *exp_hdl, struct gsh_bu
 
 /* ---- opening the filesystem ---------------------------------------------- */
 
-static uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* mkdir -p with mode 0700 for what it creates; 0 or an errno. */
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return EINVAL;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-				return errno;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
-}
-
-/* Opens the configured store (contacting nothing). probe: only to compare
- * its description with a live export's (no directory is created, nothing is
- * logged). */
-static bool open_store(const struct zerofs_config *c, unsigned id, bool probe,
-		       struct zs3_store **out)
-{
-	zs3_status st;
-
-	*out = NULL;
-	if (c->store == STORE_LOCAL && probe)
-		return zs3_open_local(c->directory, false, out) == ZS3_OK;
-	if (c->store == STORE_LOCAL) {
-		struct stat sb;
-		int e;
-		if (stat(c->directory, &sb) != 0) {
-			LogEvent(COMPONENT_FSAL, "export %u: creating local store directory %s", id,
-				 c->directory);
-			if ((e = mkdir_p(c->directory))) {
-				LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Directory: cannot create %s: %s",
-					id, c->directory, strerror(e));
-				return false;
-			}
-		}
-		st = zs3_open_local(c->directory, true, out);
-		if (st != ZS3_OK) {
-			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Directory: cannot open %s: %s (%s)",
-				id, c->directory, zs3_strstatus(st), zs3_last_error());
-			return false;
-		}
-		return true;
-	}
-
-	struct zs3_s3_config s3 = { 0 };
-	char *ak = NULL, *sk = NULL;
-
-	s3.endpoint = c->endpoint;
-	s3.bucket = c->bucket;
-	s3.region = c->region;
-	s3.prefix = c->prefix;
-	s3.ca_file = c->ca_file;
-	s3.addressing = c->addressing == ADDR_PATH      ? ZS3_ADDR_PATH
-			: c->addressing == ADDR_VIRTUAL ? ZS3_ADDR_VIRTUAL
-							: ZS3_ADDR_AUTO;
-	if (c->credentials_file) {
-		st = zs3_read_credentials_file(c->credentials_file, &ak, &sk);
-		if (st != ZS3_OK) {
-			if (!probe)
-				LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Credentials_File: %s: %s",
-					id, c->credentials_file, zs3_last_error());
-			return false;
-		}
-		s3.access_key = ak;
-		s3.secret_key = sk;
-	} else if (c->access_key_id) {
-		if (!probe)
-			LogWarn(COMPONENT_FSAL,
-				"export %u: S3 credentials are written inline in the config file; Credentials_File (mode 0600) is preferred",
-				id);
-		s3.access_key = c->access_key_id;
-		s3.secret_key = c->secret_access_key;
-	}
-	zs3_s3_config_from_env(&s3); /* the seed's AWS_* variables fill the rest */
-	if (c->allow_http != TRI_UNSET)
-		s3.allow_http = c->allow_http == TRI_TRUE; /* explicit setting wins */
-	st = zs3_open_s3(&s3, out);
-	if (ak)
-		explicit_bzero(ak, strlen(ak));
-	if (sk)
-		explicit_bzero(sk, strlen(sk));
-	free(ak);
-	free(sk);
-	if (st != ZS3_OK) {
-		/* zs3_last_error() never carries a secret */
-		if (!probe)
-			LogCrit(COMPONENT_FSAL,
-				"export %u: cannot set up the S3 store (check Endpoint, Bucket, Region, Allow_Http, Credentials_File): %s",
-				id, zs3_last_error());
-		return false;
-	}
-	return true;
-}
-
 /* Sets up what opening the filesystem needs without contacting the store:
  * the store client (claimed for this export), the disk cache directory and
  * the engine's options, kept in exp for the opener's retries. */
-static bool prepare_fs(struct zerofs_export *exp, const struct zerofs_config *c)
+static bool prepare_fs(struct zerofs_export *exp, const struct zfs_store_config *c)
 {
-	struct lsm_options *o = &exp->lsm_opts;
-	const char *cache_dir = c->cache_dir ? c->cache_dir : getenv("SLATEDB_CACHE_DIR");
-	const char *cache_gb = c->cache_size_gb ? c->cache_size_gb : getenv("SLATEDB_CACHE_SIZE_GB");
-	const char *gb_key = c->cache_size_gb ? "Cache_Size_GB" : "SLATEDB_CACHE_SIZE_GB";
 	unsigned id = exp->export_id;
+	char err[512];
+	size_t cap = 4096 + 32;
 
-	memset(o, 0, sizeof(*o));
-	if (cache_dir && !*cache_dir)
-		cache_dir = NULL;
-	if (cache_dir) {
-		if (!cache_gb || !*cache_gb) {
-			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Cache_Size_GB is missing (required with Cache_Dir %s)",
-				id, cache_dir);
-			return false;
-		}
-		if (lsm_parse_cache_size_gb(gb_key, cache_gb, &o->cache_dir_bytes) != LSM_OK) {
-			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s: %s", id, gb_key,
-				lsm_last_error());
-			return false;
-		}
-	}
-
-	if (!open_store(c, id, false, &exp->store))
+	if (c->access_key_id)
+		LogWarn(COMPONENT_FSAL,
+			"export %u: S3 credentials are written inline in the config file; Credentials_File (mode 0600) is preferred",
+			id);
+	if (zfs_store_config_open(c, true, &exp->store, err, sizeof(err))) {
+		LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s; export not created", id, err);
 		return false;
+	}
 	exp->store_desc = gsh_strdup(zs3_describe(exp->store));
 	if (!claim_store(exp->store_desc, id)) {
 		gsh_free(exp->store_desc);
@@ -563,27 +284,20 @@ static bool prepare_fs(struct zerofs_export *exp, const struct zerofs_config *c)
 	}
 	/* The fsid names the store, so it is known before the store answers
 	 * and stays the same across restarts. */
-	exp->fsid = fnv1a64(exp->store_desc);
-
-	if (cache_dir) {
-		/* One subdirectory per store: object names repeat across stores. */
-		size_t n = strlen(cache_dir) + 32;
-		int e = mkdir_p(cache_dir);
-
-		if (e) {
-			LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key Cache_Dir: cannot create %s: %s",
-				id, cache_dir, strerror(e));
-			return false;
-		}
-		exp->cache_path = gsh_malloc(n);
-		snprintf(exp->cache_path, n, "%s/%016" PRIx64, cache_dir, exp->fsid);
-		o->cache_dir = exp->cache_path;
+	exp->fsid = zfs_store_id(exp->store);
+	exp->cache_path = gsh_malloc(cap);
+	if (zfs_store_config_lsm_options(c, exp->store, &exp->lsm_opts, exp->cache_path, cap, err,
+					 sizeof(err))) {
+		LogCrit(COMPONENT_FSAL, "export %u: ZEROFS key %s; export not created", id, err);
+		return false;
 	}
-	o->store = exp->store;
-	o->block_cache_bytes = (size_t)c->memory_cache_mb << 20;
-	o->flush_interval_ms = c->flush_interval_ms;
+	if (!exp->lsm_opts.cache_dir) {
+		gsh_free(exp->cache_path);
+		exp->cache_path = NULL;
+	}
 	return true;
 }
+
 
 /* Opens the engine and the filesystem: LSM_OK, or the engine's status
  * (LSM_ETRANSIENT: the store did not answer; worth retrying). `quiet` keeps
@@ -678,7 +392,7 @@ static void *opener_main(void *arg)
 /* Opens the filesystem, or when the store does not answer, starts the opener
  * and lets the export serve DELAY meanwhile. False: the export cannot be
  * created (bad settings, a store that refuses us, corruption). */
-static bool open_fs(struct zerofs_export *exp, const struct zerofs_config *c)
+static bool open_fs(struct zerofs_export *exp, const struct zfs_store_config *c)
 {
 	lsm_status ls;
 	int e;
@@ -951,7 +665,7 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 				   const struct fsal_up_vector *up_ops)
 {
 	struct zerofs_export *exp = gsh_calloc(1, sizeof(*exp));
-	struct zerofs_config c;
+	struct zfs_store_config c;
 	unsigned id = op_ctx->ctx_export->export_id;
 	int rc;
 
@@ -961,20 +675,17 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	pthread_mutex_init(&exp->opener_lock, NULL);
 	pthread_cond_init(&exp->opener_cond, NULL);
 
-	if (!config_load(parse_node, err_type, &c, id) || !config_check(&c, id)) {
-		config_free(&c);
-		err_type->invalid = true;
+	if (!config_load(parse_node, err_type, &c, id))
 		goto err_free;
-	}
 	exp->sync = c.sync;
 	verifier_once();
 	if (!open_fs(exp, &c)) {
 		close_fs(exp); /* what was set up before the failure */
-		config_free(&c);
+		zfs_store_config_free(&c);
 		err_type->invalid = true;
 		goto err_free;
 	}
-	config_free(&c);
+	zfs_store_config_free(&c);
 
 	if ((rc = fsal_attach_export(fsal_hdl, &exp->export.exports)) != 0) {
 		LogMajor(COMPONENT_FSAL, "export %u: could not attach export", id);
@@ -1001,28 +712,25 @@ fsal_status_t zerofs_update_export(struct fsal_module *fsal_hdl, void *parse_nod
 				   struct fsal_export *original, struct fsal_module *updated_super)
 {
 	struct zerofs_export *exp = zerofs_export_of(original);
-	struct zerofs_config c;
+	struct zfs_store_config c;
 	struct zs3_store *probe = NULL;
+	char err[512];
 	fsal_status_t st = update_export(fsal_hdl, parse_node, err_type, original, updated_super);
 	bool same;
 
 	if (FSAL_IS_ERROR(st))
 		return st;
-	if (!config_load(parse_node, err_type, &c, exp->export_id) ||
-	    !config_check(&c, exp->export_id)) {
-		config_free(&c);
-		err_type->invalid = true;
+	if (!config_load(parse_node, err_type, &c, exp->export_id))
 		return fsalstat(ERR_FSAL_INVAL, EINVAL);
-	}
 	/* Same store? Compare descriptions (opening a store contacts nothing). */
-	same = open_store(&c, exp->export_id, true, &probe) && exp->store_desc &&
+	same = zfs_store_config_open(&c, false, &probe, err, sizeof(err)) == 0 && exp->store_desc &&
 	       !strcmp(zs3_describe(probe), exp->store_desc);
 	zs3_close(probe);
 	if (!same) {
 		LogCrit(COMPONENT_FSAL,
 			"export %u: the ZEROFS store settings cannot change while the export exists; remove the export and add it again",
 			exp->export_id);
-		config_free(&c);
+		zfs_store_config_free(&c);
 		err_type->invalid = true;
 		return fsalstat(ERR_FSAL_INVAL, EINVAL);
 	}
@@ -1030,6 +738,6 @@ fsal_status_t zerofs_update_export(struct fsal_module *fsal_hdl, void *parse_nod
 		LogEvent(COMPONENT_FSAL, "export %u: Sync = %s", exp->export_id,
 			 c.sync ? "true" : "false");
 	__atomic_store_n(&exp->sync, c.sync, __ATOMIC_RELAXED);
-	config_free(&c);
+	zfs_store_config_free(&c);
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
 }

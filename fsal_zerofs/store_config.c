@@ -314,10 +314,10 @@ int zfs_store_config_open(const struct zfs_store_config *c, bool create_dir,
 	return 0;
 }
 
-static uint64_t fnv1a64(const char *s)
+uint64_t zfs_store_id(struct zs3_store *store)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++) {
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const char *s = zs3_describe(store); *s; s++) {
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ULL;
 	}
@@ -347,7 +347,7 @@ int zfs_store_config_lsm_options(const struct zfs_store_config *c, struct zs3_st
 	if (lsm_parse_cache_size_gb(gb_key, gb, &o->cache_dir_bytes) != LSM_OK)
 		return fail(err, errlen, EINVAL, "%s", lsm_last_error());
 	if (!cache_path ||
-	    (size_t)snprintf(cache_path, cap, "%s/%016" PRIx64, dir, fnv1a64(zs3_describe(store))) >= cap)
+	    (size_t)snprintf(cache_path, cap, "%s/%016" PRIx64, dir, zfs_store_id(store)) >= cap)
 		return fail(err, errlen, EINVAL, "Cache_Dir: %s is too long", dir);
 	if ((e = mkdir_p(dir)))
 		return fail(err, errlen, e, "Cache_Dir: cannot create %s: %s", dir, strerror(e));

@@ -65,6 +65,10 @@ int zfs_store_config_check(const struct zfs_store_config *c, char *err, size_t e
 int zfs_store_config_open(const struct zfs_store_config *c, bool create_dir,
 			  struct zs3_store **out, char *err, size_t errlen);
 
+/* A stable 64-bit name of the store (a hash of zs3_describe()): names its
+ * disk-cache subdirectory and, in the FSAL, the NFS fsid. */
+uint64_t zfs_store_id(struct zs3_store *store);
+
 /* Fills o for the store (o is zeroed first): block cache, flush interval
  * and, if configured (or SLATEDB_CACHE_DIR), the disk cache in a
  * subdirectory of the cache directory named after the store (object names
