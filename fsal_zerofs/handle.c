@@ -696,12 +696,18 @@ static fsal_status_t zerofs_reopen2(struct fsal_obj_handle *obj_hdl, struct stat
 	if (!zerofs_fs(h->exp))
 		return not_open(h->exp, "reopen");
 	PTHREAD_RWLOCK_wrlock(&obj_hdl->obj_lock);
+	/* An upgrade or downgrade conflicts with the other opens' shares, not
+	 * with this open's own: take it out of the counters for the check
+	 * (ganesha 4.3's FSAL_VFS checks against all of them, so a client that
+	 * opened with deny write could never upgrade to write). */
+	update_share_counters(&h->share, old, FSAL_O_CLOSED);
 	st = check_share_conflict(&h->share, openflags, false);
 	if (FSAL_IS_ERROR(st)) {
+		update_share_counters(&h->share, FSAL_O_CLOSED, old);
 		PTHREAD_RWLOCK_unlock(&obj_hdl->obj_lock);
 		return st;
 	}
-	update_share_counters(&h->share, old, openflags);
+	update_share_counters(&h->share, FSAL_O_CLOSED, openflags);
 	fd->openflags = FSAL_O_NFS_FLAGS(openflags);
 	if ((openflags & FSAL_O_TRUNC) && (err = truncate0(h))) {
 		update_share_counters(&h->share, openflags, old);

@@ -1115,6 +1115,298 @@ static bool commit4_verifier(struct client *c, const char *fh, size_t fh_len, ch
 	return true;
 }
 
+/* ---- NFSv4 share reservations (OPEN with deny modes), upgrades, downgrades ---- */
+
+/* libnfs 4.0 always opens with deny NONE and never upgrades or downgrades an
+ * open, so this drives OPEN itself, as an NFSv4.0 client of its own
+ * (SETCLIENTID) on a libnfs connection. */
+struct v4_call {
+	bool done;
+	int rpc_status, nfs_status;
+	clientid4 clientid;
+	verifier4 confirm;
+	stateid4 stateid;
+	uint32_t rflags;
+};
+
+static void v4_cb(struct rpc_context *rpc, int status, void *data, void *priv)
+{
+	struct v4_call *call = priv;
+	COMPOUND4res *res = data;
+
+	(void)rpc;
+	call->done = true;
+	call->rpc_status = status;
+	if (status != RPC_STATUS_SUCCESS)
+		return;
+	call->nfs_status = (int)res->status;
+	for (u_int i = 0; res->status == NFS4_OK && i < res->resarray.resarray_len; i++) {
+		nfs_resop4 *r = &res->resarray.resarray_val[i];
+		switch (r->resop) {
+		case OP_SETCLIENTID:
+			call->clientid = r->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.resok4.clientid;
+			memcpy(call->confirm,
+			       r->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.resok4.setclientid_confirm,
+			       sizeof(verifier4));
+			break;
+		case OP_OPEN:
+			call->stateid = r->nfs_resop4_u.opopen.OPEN4res_u.resok4.stateid;
+			call->rflags = r->nfs_resop4_u.opopen.OPEN4res_u.resok4.rflags;
+			break;
+		case OP_OPEN_CONFIRM:
+			call->stateid = r->nfs_resop4_u.opopen_confirm.OPEN_CONFIRM4res_u.resok4.open_stateid;
+			break;
+		case OP_OPEN_DOWNGRADE:
+			call->stateid =
+				r->nfs_resop4_u.opopen_downgrade.OPEN_DOWNGRADE4res_u.resok4.open_stateid;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Sends ops[0..n) as one COMPOUND; the overall NFSv4 status, or -1. */
+static int v4_compound(struct nfs_context *nfs, nfs_argop4 *ops, u_int n, struct v4_call *call)
+{
+	struct rpc_context *rpc = nfs_get_rpc_context(nfs);
+	time_t deadline = time(NULL) + 30;
+	COMPOUND4args args;
+
+	memset(&args, 0, sizeof(args));
+	memset(call, 0, sizeof(*call));
+	args.argarray.argarray_len = n;
+	args.argarray.argarray_val = ops;
+	if (rpc_nfs4_compound_async(rpc, v4_cb, &args, call) != 0)
+		return -1;
+	while (!call->done && time(NULL) < deadline) {
+		struct pollfd p = { .fd = rpc_get_fd(rpc), .events = (short)rpc_which_events(rpc) };
+		if (poll(&p, 1, 200) < 0 || rpc_service(rpc, p.revents) < 0)
+			return -1;
+	}
+	return call->done && call->rpc_status == RPC_STATUS_SUCCESS ? call->nfs_status : -1;
+}
+
+struct share_client {
+	struct nfs_context *nfs; /* the connection */
+	clientid4 clientid;
+	seqid4 seqid; /* the open-owner's next seqid */
+	stateid4 stateid;
+	char owner[32];
+};
+
+static bool share_client_init(struct share_client *sc, const char *name)
+{
+	nfs_argop4 op;
+	struct v4_call call;
+	char id[96];
+
+	memset(sc, 0, sizeof(*sc));
+	snprintf(id, sizeof(id), "zerofs-test-%s-%llx", name, seed);
+	snprintf(sc->owner, sizeof(sc->owner), "owner-%s", name);
+	if (!(sc->nfs = mount_export_as(4, "/zerofs", id)))
+		return false;
+	/* a second client identity on this connection (NFSv4.0 allows it) */
+	snprintf(id, sizeof(id), "zerofs-test-%s-raw-%llx", name, seed);
+	memset(&op, 0, sizeof(op));
+	op.argop = OP_SETCLIENTID;
+	SETCLIENTID4args *a = &op.nfs_argop4_u.opsetclientid;
+	memcpy(a->client.verifier, &seed, sizeof(verifier4));
+	a->client.id.id_len = (u_int)strlen(id);
+	a->client.id.id_val = id;
+	a->callback.cb_program = 0x40000000;
+	a->callback.cb_location.r_netid = "tcp";
+	a->callback.cb_location.r_addr = "127.0.0.1.0.0";
+	if (v4_compound(sc->nfs, &op, 1, &call) != NFS4_OK)
+		return false;
+	sc->clientid = call.clientid;
+	memset(&op, 0, sizeof(op));
+	op.argop = OP_SETCLIENTID_CONFIRM;
+	op.nfs_argop4_u.opsetclientid_confirm.clientid = call.clientid;
+	memcpy(op.nfs_argop4_u.opsetclientid_confirm.setclientid_confirm, call.confirm,
+	       sizeof(verifier4));
+	return v4_compound(sc->nfs, &op, 1, &call) == NFS4_OK;
+}
+
+static void putfh(nfs_argop4 *op, const char *fh, size_t len)
+{
+	op->argop = OP_PUTFH;
+	op->nfs_argop4_u.opputfh.object.nfs_fh4_len = (u_int)len;
+	op->nfs_argop4_u.opputfh.object.nfs_fh4_val = (char *)fh;
+}
+
+static int share_confirm(struct share_client *sc, const char *fh, size_t len)
+{
+	nfs_argop4 ops[2];
+	struct v4_call call;
+	int st;
+
+	memset(ops, 0, sizeof(ops));
+	putfh(&ops[0], fh, len);
+	ops[1].argop = OP_OPEN_CONFIRM;
+	ops[1].nfs_argop4_u.opopen_confirm.open_stateid = sc->stateid;
+	ops[1].nfs_argop4_u.opopen_confirm.seqid = sc->seqid;
+	st = v4_compound(sc->nfs, ops, 2, &call);
+	if (st >= 0)
+		sc->seqid++;
+	if (st == NFS4_OK)
+		sc->stateid = call.stateid;
+	return st;
+}
+
+/* OPEN name (file handle fh) in dir, no create, with these access and deny
+ * bits; confirms a new open-owner's first open. The NFSv4 status, or -1. */
+static int share_open(struct share_client *sc, const char *dirfh, size_t dirlen, const char *name,
+		      const char *fh, size_t len, uint32_t access, uint32_t deny)
+{
+	nfs_argop4 ops[2];
+	struct v4_call call;
+	int st;
+
+	memset(ops, 0, sizeof(ops));
+	putfh(&ops[0], dirfh, dirlen);
+	ops[1].argop = OP_OPEN;
+	OPEN4args *o = &ops[1].nfs_argop4_u.opopen;
+	o->seqid = sc->seqid;
+	o->share_access = access;
+	o->share_deny = deny;
+	o->owner.clientid = sc->clientid;
+	o->owner.owner.owner_len = (u_int)strlen(sc->owner);
+	o->owner.owner.owner_val = sc->owner;
+	o->openhow.opentype = OPEN4_NOCREATE;
+	o->claim.claim = CLAIM_NULL;
+	o->claim.open_claim4_u.file.utf8string_len = (u_int)strlen(name);
+	o->claim.open_claim4_u.file.utf8string_val = (char *)name;
+	st = v4_compound(sc->nfs, ops, 2, &call);
+	if (st >= 0)
+		sc->seqid++; /* an OPEN that got this far bumps the owner's seqid */
+	if (st != NFS4_OK)
+		return st;
+	sc->stateid = call.stateid;
+	return (call.rflags & OPEN4_RESULT_CONFIRM) ? share_confirm(sc, fh, len) : NFS4_OK;
+}
+
+static int share_downgrade(struct share_client *sc, const char *fh, size_t len, uint32_t access,
+			   uint32_t deny)
+{
+	nfs_argop4 ops[2];
+	struct v4_call call;
+	int st;
+
+	memset(ops, 0, sizeof(ops));
+	putfh(&ops[0], fh, len);
+	ops[1].argop = OP_OPEN_DOWNGRADE;
+	ops[1].nfs_argop4_u.opopen_downgrade.open_stateid = sc->stateid;
+	ops[1].nfs_argop4_u.opopen_downgrade.seqid = sc->seqid;
+	ops[1].nfs_argop4_u.opopen_downgrade.share_access = access;
+	ops[1].nfs_argop4_u.opopen_downgrade.share_deny = deny;
+	st = v4_compound(sc->nfs, ops, 2, &call);
+	if (st >= 0)
+		sc->seqid++;
+	if (st == NFS4_OK)
+		sc->stateid = call.stateid;
+	return st;
+}
+
+static int share_close(struct share_client *sc, const char *fh, size_t len)
+{
+	nfs_argop4 ops[2];
+	struct v4_call call;
+	int st;
+
+	memset(ops, 0, sizeof(ops));
+	putfh(&ops[0], fh, len);
+	ops[1].argop = OP_CLOSE;
+	ops[1].nfs_argop4_u.opclose.seqid = sc->seqid;
+	ops[1].nfs_argop4_u.opclose.open_stateid = sc->stateid;
+	st = v4_compound(sc->nfs, ops, 2, &call);
+	if (st >= 0)
+		sc->seqid++;
+	return st;
+}
+
+/* Opens path with libnfs (deny NONE): 0, or the error string holds why. */
+static int plain_open(struct nfs_context *nfs, const char *path, int flags)
+{
+	struct nfsfh *fh;
+	int r = nfs_open(nfs, path, flags, &fh);
+
+	if (r == 0)
+		nfs_close(nfs, fh);
+	return r;
+}
+
+static bool share_denied(struct nfs_context *nfs, int r)
+{
+	return r != 0 && strstr(nfs_get_error(nfs), "SHARE_DENIED") != NULL;
+}
+
+static void t_share_reservations(void *ctx)
+{
+	struct client *c = ctx;
+	struct share_client sc = { 0 };
+	struct nfs_context *other = NULL;
+	const struct libnfs_fh *root = nfs_get_rootfh(c->nfs);
+	const char *dirfh = root->val;
+	size_t dirlen = (size_t)root->len, len = 0;
+	char path[64], *fh = NULL;
+	struct nfsfh *wfh;
+	int st, r;
+
+	/* in the export's root: libnfs gives no handle of another directory */
+	snprintf(path, sizeof(path), "/shared-v%d", c->version);
+	REQUIRE(write_whole(c->nfs, path, "share", 5, false));
+	if (!(fh = handle_of(c, path, &len)) || !share_client_init(&sc, "share")) {
+		CHECK_MSG(0, "set-up failed");
+		goto out;
+	}
+	other = mount_export_as(4, "/zerofs", "zerofs-test-share-other");
+	REQUIRE(other != NULL);
+
+	/* read, deny write: others may read, not write */
+	st = share_open(&sc, dirfh, dirlen, path + 1, fh, len, OPEN4_SHARE_ACCESS_READ,
+			OPEN4_SHARE_DENY_WRITE);
+	CHECK_MSG(st == NFS4_OK, "OPEN read/deny-write -> %d", st);
+	r = plain_open(other, path, O_WRONLY);
+	CHECK_MSG(share_denied(other, r), "write open against deny-write -> %d (%s), want SHARE_DENIED",
+		  r, nfs_get_error(other));
+	r = plain_open(other, path, O_RDONLY);
+	CHECK_MSG(r == 0, "read open against deny-write refused: %s", nfs_get_error(other));
+
+	/* upgrade: the same owner opens again for write (deny none): the open
+	 * becomes read-write and still denies write to others */
+	st = share_open(&sc, dirfh, dirlen, path + 1, fh, len, OPEN4_SHARE_ACCESS_WRITE,
+			OPEN4_SHARE_DENY_NONE);
+	CHECK_MSG(st == NFS4_OK, "OPEN upgrade to write -> %d", st);
+	r = plain_open(other, path, O_WRONLY);
+	CHECK_MSG(share_denied(other, r), "write open after the upgrade -> %d (%s), want SHARE_DENIED",
+		  r, nfs_get_error(other));
+
+	/* downgrade to the second open's bits: no deny any more */
+	st = share_downgrade(&sc, fh, len, OPEN4_SHARE_ACCESS_WRITE, OPEN4_SHARE_DENY_NONE);
+	CHECK_MSG(st == NFS4_OK, "OPEN_DOWNGRADE -> %d", st);
+	r = plain_open(other, path, O_WRONLY);
+	CHECK_MSG(r == 0, "write open after the downgrade refused: %s", nfs_get_error(other));
+	CHECK_MSG(share_close(&sc, fh, len) == NFS4_OK, "CLOSE failed");
+
+	/* the other way round: a file open for write by another client cannot
+	 * be opened with deny write */
+	if (nfs_open(other, path, O_WRONLY, &wfh) == 0) {
+		st = share_open(&sc, dirfh, dirlen, path + 1, fh, len, OPEN4_SHARE_ACCESS_READ,
+				OPEN4_SHARE_DENY_WRITE);
+		CHECK_MSG(st == NFS4ERR_SHARE_DENIED, "OPEN deny-write of a file open for write -> %d", st);
+		nfs_close(other, wfh);
+	} else {
+		CHECK_MSG(0, "write open: %s", nfs_get_error(other));
+	}
+out:
+	if (other)
+		nfs_destroy_context(other);
+	if (sc.nfs)
+		nfs_destroy_context(sc.nfs);
+	free(fh);
+}
+
 static struct client sync3, async3;
 static struct crash_state crash;
 static char verf4_before[8];
@@ -1527,6 +1819,7 @@ static void run_version(int version)
 		{ "garbage_handles", t_garbage_handles },
 		{ "exclusive_create_retry", t_exclusive_create_retry },
 		{ "byte_range_locks", t_locks },
+		{ "share_reservations", t_share_reservations },
 	};
 
 	if (!(c.nfs = mount_export(version, "/zerofs"))) {
@@ -1539,7 +1832,7 @@ static void run_version(int version)
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		if (version == 4 && (tests[i].fn == t_mknod || tests[i].fn == t_exclusive_create_retry))
 			continue; /* NFSv3 only: libnfs 4.0 has no NFSv4 mknod; a raw v3 CREATE */
-		if (version == 3 && tests[i].fn == t_locks)
+		if (version == 3 && (tests[i].fn == t_locks || tests[i].fn == t_share_reservations))
 			continue; /* NFSv4 only: NLM is off (ganesha.sh), as in most v4 deployments */
 		snprintf(name, sizeof(name), "v%d/%s", version, tests[i].name);
 		tl_run(name, tests[i].fn, &c);
