@@ -40,19 +40,21 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Package)" = "$PKG" ] || fail "Package: $(field Package)"
 [[ $(field Version) =~ ^${VERSION//./\\.}-[0-9]+$ ]] || fail "Version: $(field Version), want $VERSION-<revision>"
 [ "$(field Architecture)" = amd64 ] || fail "Architecture: $(field Architecture)"
-[ "$(field Section)" = libs ] || fail "Section: $(field Section) (Debian's FSAL packages: libs)"
+[ "$(field Section)" = net ] || fail "Section: $(field Section), want net (as nfs-ganesha)"
 [ "$(field Priority)" = optional ] || fail "Priority: $(field Priority)"
 [ -n "$(field Maintainer)" ] && [ -n "$(field Description)" ] || fail "no Maintainer or Description"
 depends=$(field Depends)
 note "Depends: $depends"
 # dep_has NAME [RELATION]: an entry of Depends is NAME (with exactly RELATION, if given)
-dep_has() {
-  tr ',' '\n' <<<"$depends" | sed 's/^ *//; s/ *$//' | grep -qxF -- "$1${2:+ ($2)}"
-}
-dep_names() { tr ',' '\n' <<<"$depends" | sed 's/^ *//; s/[ (].*//'; }
+# (whole outputs go through variables: with pipefail, grep -q or head exiting early could make
+# the writer die of SIGPIPE and a pipeline fail or pass by accident)
+dep_list=$(tr ',' '\n' <<<"$depends" | sed 's/^ *//; s/ *$//')
+dep_names=$(sed 's/[ (].*//' <<<"$dep_list")
+dep_has() { grep -qxF -- "$1${2:+ ($2)}" <<<"$dep_list"; }
+dep_name() { grep -qxF -- "$1" <<<"$dep_names"; }
 dep_has nfs-ganesha ">= 4.3" && dep_has nfs-ganesha "<< 4.4~" ||
   fail "Depends does not pin nfs-ganesha to 4.3 (>= 4.3, << 4.4~)"
-for p in libcurl4 libssl3 libzstd1 libc6; do dep_names | grep -qxF "$p" || fail "Depends lacks $p"; done
+for p in libcurl4 libssl3 libzstd1 libc6; do dep_name "$p" || fail "Depends lacks $p"; done
 
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles)
 [ "$conffiles" = /etc/ganesha/zerofs.conf ] || fail "conffiles: '$conffiles', want /etc/ganesha/zerofs.conf"
@@ -75,15 +77,19 @@ dpkg-deb -x "$deb" "$x"
 check_elf "$x$FSAL_DIR/libfsalzerofs.so"
 [ "$HAS_TOOL" = 0 ] || check_elf "$x/usr/bin/zerofs"
 # every library an ELF file links comes from a package the .deb depends on
+ldcache=$(ldconfig -p)
 for elf in "$x$FSAL_DIR/libfsalzerofs.so" $([ "$HAS_TOOL" = 0 ] || echo "$x/usr/bin/zerofs"); do
   for so in $(needed_libs "$elf"); do
     if [ "$so" = libganesha_nfsd.so.4.3 ]; then path=/usr/lib/ganesha/$so
-    else path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }'); fi
+    else path=$(awk -v so="$so" '$1 == so && /x86-64/ && !p { p = $NF } END { print p }' <<<"$ldcache"); fi
     [ -n "$path" ] || fail "${elf#"$x"} links $so, which this machine does not have"
-    owner=$(dpkg -S "$(realpath "$path")" 2>/dev/null | head -n1 | sed 's/[:,].*//') ||
-      owner=$(dpkg -S "$path" 2>/dev/null | head -n1 | sed 's/[:,].*//')
+    # merged /usr: the package may list the path under /lib or /usr/lib, as linked or resolved
+    owner=""
+    for f in "$path" "$(realpath "$path")" "/usr$path" "${path#/usr}"; do
+      owner=$(dpkg -S "$f" 2>/dev/null | sed -n '1s/[:,].*//p') && [ -n "$owner" ] && break
+    done
     [ -n "$owner" ] || fail "no package owns $path ($so)"
-    dep_names | grep -qxF "$owner" || fail "${elf#"$x"} links $so (package $owner), which Depends lacks"
+    dep_name "$owner" || fail "${elf#"$x"} links $so (package $owner), which Depends lacks"
     note "${elf#"$x"}: $so -> $owner"
   done
 done
@@ -169,7 +175,7 @@ for v in 3 4; do
   cmp "$WORK/in.bin" "$WORK/out-v$v.bin" || fail "NFSv$v read back other bytes than were written"
   note "NFSv$v: read back the 204800 bytes written"
 done
-[ -n "$(find "$WORK/store" -type f | head -n1)" ] || fail "the store $WORK/store holds no object"
+[ -n "$(find "$WORK/store" -type f -print -quit)" ] || fail "the store $WORK/store holds no object"
 
 if [ "$HAS_TOOL" = 1 ]; then
   out=$(/usr/bin/zerofs --help 2>&1) || fail "/usr/bin/zerofs --help failed: $out"

@@ -46,12 +46,13 @@ same_list() {
 
 # check_elf FILE: stripped (no symbol table, no .comment), no RPATH or RUNPATH.
 check_elf() {
-  local f=$1
-  file -b "$f" | grep -q 'ELF 64-bit' || fail "$f is not a 64-bit ELF file"
-  file -b "$f" | grep -q ', stripped' || fail "$f is not stripped: $(file -b "$f")"
-  ! readelf -S "$f" | grep -qE '\.(symtab|comment|debug_)' ||
-    fail "$f keeps sections a packaged binary does not need: $(readelf -S "$f" | grep -oE '\.(symtab|comment|debug_[a-z]+)' | tr '\n' ' ')"
-  ! readelf -d "$f" | grep -qE '\((RPATH|RUNPATH)\)' || fail "$f has an RPATH/RUNPATH: $(readelf -d "$f" | grep -E 'RPATH|RUNPATH')"
+  local f=$1 desc sections dyn
+  desc=$(file -b "$f") sections=$(readelf -SW "$f") dyn=$(readelf -d "$f")
+  [[ $desc == *"ELF 64-bit"* ]] || fail "$f is not a 64-bit ELF file: $desc"
+  [[ $desc == *", stripped"* ]] || fail "$f is not stripped: $desc"
+  ! grep -qE '\.(symtab|comment|debug_)' <<<"$sections" ||
+    fail "$f keeps sections a packaged binary does not need: $(grep -oE '\.(symtab|comment|debug_[a-z]+)' <<<"$sections" | tr '\n' ' ')"
+  ! grep -qE '\((RPATH|RUNPATH)\)' <<<"$dyn" || fail "$f has an RPATH/RUNPATH: $(grep -E 'RPATH|RUNPATH' <<<"$dyn")"
 }
 
 # needed_libs FILE: the sonames FILE links (DT_NEEDED).
