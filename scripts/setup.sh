@@ -28,7 +28,8 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
 # with apt-get download and unpacks them into its cache. nfs-ganesha-vfs/-mem: Debian's FSALs,
 # to validate the ganesha harness (scripts/ganesha.sh) independently of ours.
 test_pkgs=(radosgw ceph-mon ceph-osd ceph-common curl libnfs-dev libnfs-utils
-  qemu-system-x86 kmod cpio iproute2 util-linux nfs-ganesha-vfs nfs-ganesha-mem valgrind)
+  qemu-system-x86 kmod cpio iproute2 util-linux nfs-ganesha-vfs nfs-ganesha-mem valgrind
+  rpm lintian file)   # the last three: scripts/package.sh and tests/pkg (rpmbuild, rpm -qp)
 
 missing=()
 check() {
