@@ -597,6 +597,7 @@ static lsm_status try_open_fs(struct zerofs_export *exp, bool quiet)
 	lsm_status ls;
 	int err;
 
+	LogDebug(COMPONENT_FSAL, "export %u: opening the filesystem in %s", id, exp->store_desc);
 	ls = lsm_open(&exp->lsm_opts, &db);
 	if (ls != LSM_OK) {
 		if (!(quiet && ls == LSM_ETRANSIENT))
@@ -655,6 +656,10 @@ static void *opener_main(void *arg)
 		ls = try_open_fs(exp, true);
 		attempts++;
 		pthread_mutex_lock(&exp->opener_lock);
+		if (ls != LSM_OK)
+			LogDebug(COMPONENT_FSAL, "export %u: opening %s, attempt %u: %s (%s)",
+				 exp->export_id, exp->store_desc, attempts, lsm_strstatus(ls),
+				 lsm_last_error());
 		if (ls == LSM_OK) {
 			LogEvent(COMPONENT_FSAL, "export %u: %s answered after %u attempts: serving",
 				 exp->export_id, exp->store_desc, attempts);

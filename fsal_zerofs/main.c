@@ -147,6 +147,9 @@ fsal_status_t zerofs_status(struct zerofs_export *exp, int err, const char *what
 			LogCrit(COMPONENT_FSAL,
 				"export %u (%s): another server has opened this filesystem for writing; this server is fenced and refuses every change from now on (restart it to serve again, after the other one stops)",
 				exp->export_id, exp->store_desc ? exp->store_desc : "?");
+		else
+			LogDebug(COMPONENT_FSAL, "export %u: %s refused: this server is fenced",
+				 exp ? exp->export_id : 0, what);
 		major = ERR_FSAL_ROFS;
 		break;
 	case EIO:
