@@ -223,7 +223,9 @@ int zm_server_start(const struct sockaddr *addr, socklen_t addr_len, zm_render_f
 				     MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->daemon) {
-		close(fd);
+		/* Not closed here: libmicrohttpd 0.9.75 closes a listen socket
+		 * it was given on most of its failure paths, and a second
+		 * close could hit a descriptor another thread just opened. */
 		free(s);
 		return fail(why, why_len, EIO, "libmicrohttpd could not start");
 	}
