@@ -8,8 +8,9 @@
  * Every scrape must parse as the Prometheus text format (tests/prom.c).
  * Also: 404/405 for anything but GET /metrics, the socket bound to
  * 127.0.0.1 only, no secret in a scrape (--rgw), the age of the last durable
- * flush dropping after a COMMIT, the server gone once ganesha stops, and a
- * bad or busy Metrics_Address failing the config with the key named.
+ * flush dropping after a COMMIT, the server gone once ganesha stops, a bad
+ * or busy Metrics_Address failing the config with the key named, and (RGW)
+ * exports whose store is down at start reported as not open until it answers.
  *
  *   test_metrics SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [name-filter]
  *
@@ -537,6 +538,53 @@ static void t_stop(void *ctx)
 	CHECK(file_has(log, "FSAL ZEROFS unloaded"));
 }
 
+/* RGW: exports whose store is down when ganesha starts are listed with
+ * zerofs_export_open 0, their failed store requests counted and no engine
+ * numbers, until the store answers. */
+static void t_store_down_at_start(void *ctx)
+{
+	char dir[DIR_MAX + 32], addr[64];
+	struct prom p;
+	int opened = 0;
+	(void)ctx;
+
+	snprintf(dir, sizeof(dir), "%s/ganesha-late", work_dir);
+	metrics_port = free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", metrics_port);
+	REQUIRE(rgw_ctl(&rgw, "stop-gw") == 0);
+	bool started = start_in(dir, addr, "late");
+	CHECK_MSG(started, "ganesha did not start with its store down (see %s)", dir);
+	if (started && scrape(&p, NULL)) {
+		double errors = 0;
+		static const char *const kinds[] = { "put", "get", "head", "delete", "list" };
+		for (int k = 0; k < 5; k++)
+			errors += kind(&p, 1, "zerofs_store_errors_total", kinds[k]);
+		CHECK(prom_value(&p, "zerofs_exports", "", -1) == 2);
+		CHECK(per_export(&p, 1, "zerofs_export_open") == 0);
+		CHECK(per_export(&p, 2, "zerofs_export_open") == 0);
+		CHECK_MSG(errors >= 1, "%g failed store requests while the gateway is down", errors);
+		CHECK(per_export(&p, 1, "zerofs_lsm_writes_total") == -1); /* not open: absent */
+		check_histograms(&p);
+	} else {
+		CHECK(!"scrape while the store is down");
+	}
+	prom_free(&p);
+	CHECK(rgw_ctl(&rgw, "start-gw") == 0);
+	/* the openers retry at most 30 s apart */
+	for (int i = 0; started && i < 60 && opened < 2; i++) {
+		sleep(1);
+		if (scrape(&p, NULL)) {
+			opened = (per_export(&p, 1, "zerofs_export_open") == 1) +
+				 (per_export(&p, 2, "zerofs_export_open") == 1);
+			if (opened == 2)
+				CHECK(per_export(&p, 1, "zerofs_lsm_writer_epoch") >= 1);
+		}
+		prom_free(&p);
+	}
+	CHECK_MSG(opened == 2, "%d of 2 exports open after the gateway came back", opened);
+	CHECK(ganesha("stop", dir, NULL));
+}
+
 /* A bad Metrics_Address fails the config, naming the key, and no ZEROFS
  * export is created; so does an address that cannot be bound. */
 static void t_bad_address(void *ctx)
@@ -627,7 +675,9 @@ static int run_all(void)
 	tl_run("metrics/counters_move_with_a_workload", t_workload, NULL);
 	tl_run("metrics/durable_flush_age_drops_after_commit", t_durable_age, NULL);
 	tl_run("metrics/server_stops_with_ganesha", t_stop, NULL);
-	if (!use_rgw)
+	if (use_rgw)
+		tl_run("metrics/rgw_store_down_at_start_then_open", t_store_down_at_start, NULL);
+	else
 		tl_run("metrics/bad_address_fails_the_config", t_bad_address, NULL);
 	return tl_finish();
 }
@@ -676,9 +726,9 @@ int main(int argc, char **argv)
 	}
 	snprintf(gdir, sizeof(gdir), "%s/ganesha", work_dir);
 	snprintf(cmd, sizeof(cmd),
-		 "for d in '%s'/ganesha '%s'/ganesha-bad*; do test ! -f \"$d/ganesha.conf\" || "
+		 "for d in '%s'/ganesha '%s'/ganesha-bad* '%s'/ganesha-late; do test ! -f \"$d/ganesha.conf\" || "
 		 "bash '%s/scripts/ganesha.sh' stop \"$d\" >/dev/null; done",
-		 work_dir, work_dir, src_dir);
+		 work_dir, work_dir, work_dir, src_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not stop every ganesha under %s\n", work_dir);
 	curl_global_cleanup();
