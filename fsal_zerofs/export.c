@@ -311,6 +311,7 @@ static lsm_status try_open_fs(struct zerofs_export *exp, bool quiet)
 	lsm_status ls;
 	int err;
 
+	LogDebug(COMPONENT_FSAL, "export %u: opening the filesystem in %s", id, exp->store_desc);
 	ls = lsm_open(&exp->lsm_opts, &db);
 	if (ls != LSM_OK) {
 		if (!(quiet && ls == LSM_ETRANSIENT))
@@ -369,6 +370,10 @@ static void *opener_main(void *arg)
 		ls = try_open_fs(exp, true);
 		attempts++;
 		pthread_mutex_lock(&exp->opener_lock);
+		if (ls != LSM_OK)
+			LogDebug(COMPONENT_FSAL, "export %u: opening %s, attempt %u: %s (%s)",
+				 exp->export_id, exp->store_desc, attempts, lsm_strstatus(ls),
+				 lsm_last_error());
 		if (ls == LSM_OK) {
 			LogEvent(COMPONENT_FSAL, "export %u: %s answered after %u attempts: serving",
 				 exp->export_id, exp->store_desc, attempts);
@@ -454,6 +459,7 @@ static void zerofs_release_export(struct fsal_export *exp_hdl)
 	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
 
 	LogDebug(COMPONENT_FSAL, "export %u: releasing", exp->export_id);
+	zerofs_metrics_export_fini(exp); /* unlisted before anything is closed */
 	close_fs(exp);
 	fsal_detach_export(exp_hdl->fsal, &exp_hdl->exports);
 	pthread_cond_destroy(&exp->opener_cond);
@@ -656,6 +662,7 @@ static void zerofs_export_ops_init(struct export_ops *ops)
 	ops->fs_supports = zerofs_fs_supports;
 	ops->alloc_state = zerofs_alloc_state;
 	ops->get_write_verifier = zerofs_get_write_verifier;
+	zerofs_metrics_wrap_export_ops(ops);
 }
 
 /* ---- create / update ------------------------------------------------------ */
@@ -674,7 +681,14 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	exp->export_id = id;
 	pthread_mutex_init(&exp->opener_lock, NULL);
 	pthread_cond_init(&exp->opener_cond, NULL);
+	zerofs_metrics_export_init(exp);
 
+	if (ZeroFS.config_bad) {
+		LogCrit(COMPONENT_FSAL,
+			"export %u: not created: the ZEROFS {} block was refused (see the first error)",
+			id);
+		goto err_free;
+	}
 	if (!config_load(parse_node, err_type, &c, id))
 		goto err_free;
 	exp->sync = c.sync;
@@ -695,9 +709,11 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	exp->export.fsal = fsal_hdl;
 	exp->export.up_ops = up_ops;
 	op_ctx->fsal_export = &exp->export;
+	zerofs_metrics_export_add(exp);
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
 
 err_free:
+	zerofs_metrics_export_fini(exp);
 	pthread_cond_destroy(&exp->opener_cond);
 	pthread_mutex_destroy(&exp->opener_lock);
 	free_export_ops(&exp->export);

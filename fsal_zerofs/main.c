@@ -6,7 +6,10 @@
  *
  * Module config (optional, top level of ganesha.conf):
  *   ZEROFS { Umask = 0022; MaxRead = 1048576; MaxWrite = 1048576;
- *            Link_Support = true; Symlink_Support = true; }
+ *            Link_Support = true; Symlink_Support = true;
+ *            Metrics_Address = "127.0.0.1:9587"; }
+ * Metrics_Address serves Prometheus metrics (metrics_fsal.c); absent or
+ * empty: no server. A refused block fails every ZEROFS export.
  * Per-export settings (the store, caches, durability) live in each EXPORT's
  * FSAL block: see export.c.
  */
@@ -65,6 +68,7 @@ static struct config_item zerofs_module_params[] = {
 		       fsal.fs_info.maxwrite),
 	CONF_ITEM_BOOL("Link_Support", true, zerofs_module, fsal.fs_info.link_support),
 	CONF_ITEM_BOOL("Symlink_Support", true, zerofs_module, fsal.fs_info.symlink_support),
+	CONF_ITEM_STR("Metrics_Address", 0, 255, NULL, zerofs_module, metrics_address),
 	CONFIG_EOL
 };
 
@@ -143,6 +147,9 @@ fsal_status_t zerofs_status(struct zerofs_export *exp, int err, const char *what
 			LogCrit(COMPONENT_FSAL,
 				"export %u (%s): another server has opened this filesystem for writing; this server is fenced and refuses every change from now on (restart it to serve again, after the other one stops)",
 				exp->export_id, exp->store_desc ? exp->store_desc : "?");
+		else
+			LogDebug(COMPONENT_FSAL, "export %u: %s refused: this server is fenced",
+				 exp ? exp->export_id : 0, what);
 		major = ERR_FSAL_ROFS;
 		break;
 	case EIO:
@@ -166,11 +173,17 @@ static fsal_status_t zerofs_init_config(struct fsal_module *fsal_hdl, config_fil
 {
 	struct zerofs_module *me = container_of(fsal_hdl, struct zerofs_module, fsal);
 
+	/* ganesha keeps the module loaded after a failed init_config and
+	 * creates later exports without asking again: config_bad refuses them */
+	me->config_bad = true;
 	(void)load_config_from_parse(config_struct, &zerofs_module_block, me, true, err_type);
 	if (!config_error_is_harmless(err_type)) {
 		LogCrit(COMPONENT_FSAL, "ZEROFS: invalid ZEROFS {} block (see the config errors above)");
 		return fsalstat(ERR_FSAL_INVAL, 0);
 	}
+	if (!zerofs_metrics_start(me->metrics_address))
+		return fsalstat(ERR_FSAL_INVAL, 0); /* logged, naming the key */
+	me->config_bad = false;
 	display_fsinfo(&me->fsal);
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
 }
@@ -188,11 +201,15 @@ MODULE_INIT void zerofs_init(void)
 	me->m_ops.create_export = zerofs_create_export;
 	me->m_ops.update_export = zerofs_update_export;
 	zerofs_handle_ops_init(&ZeroFS.handle_ops);
+	zerofs_metrics_wrap_obj_ops(&ZeroFS.handle_ops);
 	zerofs_route_store_log();
 }
 
 MODULE_FINI void zerofs_fini(void)
 {
+	zerofs_metrics_stop();
+	gsh_free(ZeroFS.metrics_address);
+	ZeroFS.metrics_address = NULL;
 	zs3_set_logger(NULL, NULL);
 	if (unregister_fsal(&ZeroFS.fsal) != 0)
 		LogCrit(COMPONENT_FSAL, "ZEROFS module: unable to unregister");

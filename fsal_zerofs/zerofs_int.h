@@ -79,6 +79,8 @@ _Static_assert(sizeof(struct fsal_attrlist) == 248, "struct fsal_attrlist size d
 struct zerofs_module {
 	struct fsal_module fsal;
 	struct fsal_obj_ops handle_ops;
+	char *metrics_address; /* Metrics_Address: "host:port", NULL/empty = off */
+	bool config_bad;       /* the ZEROFS {} block was refused: no export is created */
 };
 
 extern struct zerofs_module ZeroFS;
@@ -109,6 +111,11 @@ struct zerofs_export {
 	pthread_cond_t opener_cond;
 	pthread_t opener;
 	bool opener_running, opener_stop;
+	/* metrics (metrics_fsal.c): this export's op counters, and its place in
+	 * the list the metrics server walks (listed from creation to release) */
+	struct zm_ops *op_stats;
+	struct glist_head metrics_node;
+	bool metrics_listed;
 };
 
 /* The tag a wire handle of inode ino carries (0 for the root). */
@@ -158,6 +165,21 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 fsal_status_t zerofs_update_export(struct fsal_module *fsal_hdl, void *parse_node,
 				   struct config_error_type *err_type,
 				   struct fsal_export *original, struct fsal_module *updated_super);
+
+/* metrics_fsal.c: op counters (always kept) and the metrics server */
+struct zm_ops;
+/* Time every op and count it per export; called once each table is set up. */
+void zerofs_metrics_wrap_obj_ops(struct fsal_obj_ops *ops);
+void zerofs_metrics_wrap_export_ops(struct export_ops *ops);
+/* The export's counters: allocated first thing in create_export, freed in
+ * release; listed for the server once the export exists. */
+void zerofs_metrics_export_init(struct zerofs_export *exp);
+void zerofs_metrics_export_add(struct zerofs_export *exp);
+void zerofs_metrics_export_fini(struct zerofs_export *exp); /* unlists, frees */
+/* Starts serving on Metrics_Address (NULL or "" = off); false (logged,
+ * naming the key) if the address is invalid or cannot be bound. */
+bool zerofs_metrics_start(const char *address);
+void zerofs_metrics_stop(void);
 
 /* main.c: fs.h errno -> ganesha status (logs EROFS once, EIO with detail) */
 fsal_status_t zerofs_status(struct zerofs_export *exp, int err, const char *what);

@@ -941,6 +941,11 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 		o->block_cache_misses = bs.misses;
 		o->block_cache_bytes = lsm_block_cache_usage(db->block_cache);
 	}
+	if (db->object_cache) {
+		struct lsm_object_cache_stats cs;
+		lsm_object_cache_stats(db->object_cache, &cs);
+		o->disk_cache_bytes = cs.bytes;
+	}
 	pthread_mutex_lock(&db->lock);
 	o->memtable_bytes = lsm_memtable_memory(db->active);
 	for (size_t i = 0; i < db->n_frozen; i++)
@@ -954,6 +959,8 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 	o->writer_epoch = db->writer_epoch;
 	o->manifest_id = m->id;
 	o->last_durable_ms_ago = lsm_now_ms() - db->last_durable_ms;
+	o->wal_unflushed_bytes = (db->wal_enc_open ? db->wal_buf.len : 0) +
+				 (db->wal_inflight_id ? db->wal_inflight.len : 0);
 	for (size_t i = 0; i < db->n_ssts; i++) {
 		if (db->ssts[i].sst) {
 			struct lsm_sst_stats ss;

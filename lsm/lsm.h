@@ -173,6 +173,8 @@ struct lsm_stats {
 	uint64_t l0_count, run_count, sst_count;
 	uint64_t writer_epoch, manifest_id;
 	uint64_t last_durable_ms_ago;
+	uint64_t disk_cache_bytes;    /* held by the on-disk object cache */
+	uint64_t wal_unflushed_bytes; /* WAL bytes not acknowledged by the store yet (0: all durable) */
 };
 void lsm_stats(struct lsm_db *db, struct lsm_stats *out);
 

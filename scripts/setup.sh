@@ -23,7 +23,7 @@ esac
 
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libcurl4-openssl-dev libssl-dev libzstd-dev liburcu-dev libexpat1-dev
-  libntirpc-dev libkrb5-dev libxxhash-dev nfs-ganesha rpcbind dpkg-dev)
+  libntirpc-dev libkrb5-dev libxxhash-dev libmicrohttpd-dev nfs-ganesha rpcbind dpkg-dev)
 # linux-image-amd64 and busybox-static are NOT installed: scripts/kernel-client.sh fetches them
 # with apt-get download and unpacks them into its cache. nfs-ganesha-vfs/-mem: Debian's FSALs,
 # to validate the ganesha harness (scripts/ganesha.sh) independently of ours.

@@ -578,6 +578,80 @@ static void t_gc(void *ctx)
 	fixture_close(&f);
 }
 
+/* lsm_stats: the counters the FSAL's metrics report move as the engine works
+ * (writes, WAL uploads and what is not durable yet, flushes, compactions,
+ * both caches). No background threads: every upload here is ours. */
+static void t_stats(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_stats s0, s1, s2, s3, s4;
+	char *cache = make_temp_dir("statscache");
+	REQUIRE(cache && fixture_open(&f, "stats"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 4u << 20; /* one flush, by lsm_compact_all */
+	o.cache_dir = cache;
+	o.cache_dir_bytes = 64u << 20;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	lsm_stats(db, &s0);
+	CHECK(s0.wal_unflushed_bytes == 0 && s0.disk_cache_bytes == 0);
+
+	for (int i = 0; i < 200; i++) {
+		char k[32], v[64];
+		snprintf(k, sizeof(k), "k%04d", i);
+		snprintf(v, sizeof(v), "value %d ....................", i);
+		CHECK(put1(db, k, v, 0) == LSM_OK);
+	}
+	usleep(200 * 1000);
+	lsm_stats(db, &s1);
+	CHECK(s1.writes == s0.writes + 200);
+	CHECK(s1.user_bytes_written >= s0.user_bytes_written + 200 * 25);
+	CHECK(s1.wal_unflushed_bytes >= 200 * 25); /* in memory only */
+	CHECK(s1.wal_uploads == s0.wal_uploads);
+	CHECK(s1.memtable_bytes > 0);
+	CHECK(s1.last_durable_ms_ago >= 200);
+
+	LST(lsm_flush(db), LSM_OK);
+	lsm_stats(db, &s2);
+	CHECK(s2.wal_unflushed_bytes == 0);
+	CHECK(s2.wal_uploads > s1.wal_uploads && s2.wal_bytes >= s1.wal_bytes + 200 * 25);
+	CHECK(s2.last_durable_ms_ago < s1.last_durable_ms_ago);
+
+	LST(lsm_compact_all(db), LSM_OK);
+	lsm_stats(db, &s3);
+	CHECK(s3.memtable_flushes > s2.memtable_flushes && s3.l0_bytes_written > s2.l0_bytes_written);
+	CHECK(s3.compactions > s2.compactions &&
+	      s3.compaction_bytes_written > s2.compaction_bytes_written);
+	CHECK(s3.disk_cache_bytes > 0); /* SSTs are cached as they are written */
+	CHECK(s3.sst_count > 0 && s3.l0_count == 0);
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < 200; i += 10) {
+			char k[32], v[64];
+			snprintf(k, sizeof(k), "k%04d", i);
+			snprintf(v, sizeof(v), "value %d ....................", i);
+			CHECK(has(db, k, v));
+		}
+	}
+	lsm_stats(db, &s4);
+	printf("  user %llu B, WAL %llu B, L0 %llu B, compaction %llu B; block cache %llu hits "
+	       "%llu misses; disk cache %llu B\n",
+	       (unsigned long long)s4.user_bytes_written, (unsigned long long)s4.wal_bytes,
+	       (unsigned long long)s4.l0_bytes_written,
+	       (unsigned long long)s4.compaction_bytes_written,
+	       (unsigned long long)s4.block_cache_hits, (unsigned long long)s4.block_cache_misses,
+	       (unsigned long long)s4.disk_cache_bytes);
+	CHECK(s4.block_cache_misses > s3.block_cache_misses); /* the first pass */
+	CHECK(s4.block_cache_hits > s3.block_cache_hits);     /* the second */
+	CHECK(s4.gets >= s3.gets + 40);
+	lsm_close(db);
+	fixture_close(&f);
+	rm_rf(cache);
+	free(cache);
+}
+
 /* SSTs are read through the on-disk object cache, which survives a restart. */
 static void t_object_cache(void *ctx)
 {
@@ -701,6 +775,7 @@ int main(int argc, char **argv)
 	tl_run("group_commit", t_group_commit, NULL);
 	tl_run("gc", t_gc, NULL);
 	tl_run("object_cache", t_object_cache, NULL);
+	tl_run("stats", t_stats, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
 		tl_run("corruption", t_corruption, NULL);
 	return tl_finish();
