@@ -337,6 +337,7 @@ raw_s3() {
 cleanup() {
   local rc=$? s d
   trap - EXIT INT TERM
+  set +e   # best effort from here: one failed kill must not skip the rest
   [ -n "${SYS:-}" ] && [ -n "${SYSDIR:-}" ] && { stop_system "$SYS" || true; }
   # anything a failure left behind, by PID file
   for s in "${ALL_SYSTEMS[@]}"; do
