@@ -347,7 +347,6 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set logscale y
-set yrange [0.001:*]
 set grid ytics
 set key outside right top vertical
 set xtics rotate by -30
@@ -374,6 +373,9 @@ plot for [i=2:{n + 1}] "{dat}" using i:xtic(1) title columnheader(i), 1 with lin
         self.p("- rclone with --vfs-cache-mode writes acknowledges fsync without uploading (uploads happen after "
                "close, in the background): its W1/W6 figures are not durable. Its S3 traffic is still counted, "
                "because counters are read after the traffic settles.")
+        self.p("- RGW's get_b counts the bytes of every range it was asked for, also when the client hangs up early: "
+               "rclone opens ranged GETs to the end of the file and abandons them, so its 'MiB down' is far more "
+               "than it received.")
         self.p("- Timings on a 2-CPU machine shared by the load generator, the server, RGW (and, during development, "
                "other engineers' builds) are noisy: compare within one run, not across runs.")
         self.p("")
