@@ -238,10 +238,27 @@ stop_system() { # stop_system SYSTEM: by PID; FUSE: unmount, then wait for the d
   return 0
 }
 
+# rclone acknowledges close and fsync before uploading, and retries failed
+# uploads after 10 s (seen: "source file is being updated"); emptying its cache
+# before the upload landed would lose the file. So wait (bounded) until the
+# object is in the bucket with its full size.
+rclone_wait_uploaded() { # KEY SIZE
+  local t0=$SECONDS len
+  while [ $((SECONDS - t0)) -lt "$SETTLE_MAX_S" ]; do
+    len=$(curl -sS -I -K "$WORK/curl-auth.conf" --aws-sigv4 "aws:amz:$REGION:s3" \
+      -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$ENDPOINT/bench-rclone/$1" 2>/dev/null |
+      tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
+    [ "${len:-0}" = "$2" ] && return 0
+    sleep 2
+  done
+  die "rclone: $1 was not uploaded within ${SETTLE_MAX_S}s (its local cache holds the only copy)"
+}
+
 # Cold: the server stopped, its caches emptied (our FSAL's disk cache, rclone's
 # VFS cache), the kernel's page cache dropped, the server started again.
 restart_cold() {
   local sys=$1
+  [ "$sys" = rclone ] && rclone_wait_uploaded big/big "$W3_BYTES"
   stop_system "$sys"
   rm -rf "${SYSDIR:?}/cache"
   sync; echo 3 >/proc/sys/vm/drop_caches
