@@ -90,6 +90,7 @@ struct lsm_db {
 	/* SST ids: writer epoch in the high 24 bits, a counter below, so two
 	 * writers can never pick the same id */
 	atomic_uint_fast64_t next_sst_id;
+	atomic_int whole_fetches; /* SSTs being fetched whole for the disk cache (db_sst.c) */
 
 	/* tree (lock for the pointer; manifest_lock to change it) */
 	struct lsm_version *version;

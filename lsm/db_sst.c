@@ -14,7 +14,35 @@ struct lsm_sst_source {
 	struct lsm_db *db;
 	uint64_t id, size;
 	char key[64];
+	atomic_bool fetching; /* a reader is fetching the whole object for the disk cache */
 };
+
+/* Whole-object fetches (for the disk cache) in flight per database: each
+ * holds the object in memory until it is written to the cache, so they are
+ * bounded; a reader that finds the object being fetched, or the bound
+ * reached, reads its range instead. */
+#define LSM_MAX_WHOLE_FETCHES 2
+
+/* Claims the whole-object fetch of src: false if another reader has it or
+ * LSM_MAX_WHOLE_FETCHES are in flight. */
+static bool claim_fetch(struct lsm_sst_source *src)
+{
+	struct lsm_db *db = src->db;
+
+	if (atomic_exchange(&src->fetching, true))
+		return false;
+	if (atomic_fetch_add(&db->whole_fetches, 1) < LSM_MAX_WHOLE_FETCHES)
+		return true;
+	atomic_fetch_sub(&db->whole_fetches, 1);
+	atomic_store(&src->fetching, false);
+	return false;
+}
+
+static void release_fetch(struct lsm_sst_source *src)
+{
+	atomic_fetch_sub(&src->db->whole_fetches, 1);
+	atomic_store(&src->fetching, false);
+}
 
 static lsm_status append_range(struct lsm_buf *out, const uint8_t *p, size_t n)
 {
@@ -40,8 +68,18 @@ static lsm_status read_sst(void *ctx, uint64_t off, uint64_t len, struct lsm_buf
 		}
 		lsm_buf_free(&tmp);
 		atomic_fetch_add(&db->stats.disk_misses, 1);
-		if (src->size <= db->o.cache_dir_bytes / 4) {
-			/* fetch the whole object once; later reads come from disk */
+		if (src->size <= db->o.cache_dir_bytes / 4 && claim_fetch(src)) {
+			/* fetch the whole object once; later reads come from disk
+			 * (readers meanwhile read their ranges: one download of
+			 * the object, not one per concurrent reader) */
+			if (lsm_object_cache_read(db->object_cache, src->key, off, len, &tmp) == LSM_OK) {
+				/* the previous fetcher finished in between */
+				release_fetch(src);
+				st = append_range(out, tmp.data, tmp.len);
+				lsm_buf_free(&tmp);
+				return st;
+			}
+			lsm_buf_free(&tmp);
 			zst = zs3_get(db->store, src->key, zs3_range_all(), &b, NULL);
 			if (zst) {
 				st = lsm_from_zs3(zst);
@@ -53,6 +91,7 @@ static lsm_status read_sst(void *ctx, uint64_t off, uint64_t len, struct lsm_buf
 				st = append_range(out, b.data + off, len);
 			}
 			zs3_buf_free(&b);
+			release_fetch(src);
 			return st;
 		}
 	}

@@ -699,6 +699,117 @@ static void t_object_cache(void *ctx)
 	free(cache);
 }
 
+/* Readers that all miss the disk cache at once download an SST once between
+ * them (one whole-object fetch for the cache; the others read their ranges
+ * meanwhile), not once each: 8 readers used to pull 8 copies. */
+#define COLD_VALUE 400
+/* Value n: hex of a pseudo-random sequence (little for zstd to squeeze). */
+static void cold_value(int n, char *v)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (uint64_t)(n + 1);
+	for (int i = 0; i < COLD_VALUE; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		v[i] = "0123456789abcdef"[x & 15];
+	}
+	v[COLD_VALUE] = '\0';
+}
+
+struct cold_reader {
+	struct lsm_db *db;
+	pthread_barrier_t *start;
+	int first, ok;
+};
+
+static void *cold_read(void *arg)
+{
+	struct cold_reader *r = arg;
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < 40; i++) {
+		char k[32], v[COLD_VALUE + 1];
+		int n = (r->first + i * 97) % 20000;
+		snprintf(k, sizeof(k), "cold%06d", n);
+		cold_value(n, v);
+		r->ok += has(r->db, k, v);
+	}
+	return NULL;
+}
+
+static void t_cold_readers(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_description d;
+	struct zs3_stats before, after;
+	char *cache = make_temp_dir("coldcache");
+	uint64_t sst_bytes = 0;
+	enum { READERS = 8 };
+	REQUIRE(cache && fixture_open(&f, "cold"));
+	/* GETs slowed down (20 ms) during the reads, so that the readers'
+	 * misses overlap as they do against a remote store */
+	struct zs3_fault_config slow = { .seed = seed };
+	struct zs3_store *fs_store;
+	REQUIRE(zs3_open_fault(f.store, &slow, &fs_store) == ZS3_OK);
+	f.store = fs_store; /* closing it closes what it wraps */
+	small_options(&o, f.store);
+	o.memtable_bytes = 16u << 20;
+	o.block_size = 4096;
+	o.sst_target_bytes = 64u << 20; /* one SST that every reader needs */
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int n = 0; n < 20000; n++) {
+		char k[32], v[COLD_VALUE + 1];
+		snprintf(k, sizeof(k), "cold%06d", n);
+		cold_value(n, v);
+		CHECK(put1(db, k, v, 0) == LSM_OK);
+	}
+	LST(lsm_compact_all(db), LSM_OK);
+	REQUIRE(lsm_describe(db, &d) == LSM_OK);
+	for (size_t i = 0; i < d.level_count; i++)
+		sst_bytes += d.levels[i].bytes;
+	lsm_description_free(&d);
+	lsm_close(db);
+
+	/* a fresh, empty disk cache, a block cache too small to help */
+	o.cache_dir = cache;
+	o.cache_dir_bytes = 256u << 20;
+	o.block_cache_bytes = 4096;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	slow.delay_rate = 1.0;
+	slow.delay_ms = 20;
+	slow.op_mask = 1u << ZS3_OP_GET;
+	zs3_fault_set(f.store, &slow);
+	zs3_stats(f.store, &before);
+	pthread_barrier_t start;
+	pthread_t t[READERS];
+	struct cold_reader r[READERS];
+	pthread_barrier_init(&start, NULL, READERS);
+	for (int i = 0; i < READERS; i++) {
+		r[i] = (struct cold_reader){ db, &start, i * 2503, 0 };
+		REQUIRE(pthread_create(&t[i], NULL, cold_read, &r[i]) == 0);
+	}
+	int ok = 0;
+	for (int i = 0; i < READERS; i++) {
+		pthread_join(t[i], NULL);
+		ok += r[i].ok;
+	}
+	pthread_barrier_destroy(&start);
+	zs3_stats(f.store, &after);
+	uint64_t down = after.bytes_down - before.bytes_down;
+	printf("  %d readers: %llu bytes downloaded for %llu bytes of SSTs (%.2fx)\n", READERS,
+	       (unsigned long long)down, (unsigned long long)sst_bytes,
+	       sst_bytes ? (double)down / (double)sst_bytes : 0.0);
+	CHECK(ok == READERS * 40);
+	CHECK(sst_bytes > (1u << 20));
+	/* one whole copy, plus the ranges read while it downloaded */
+	CHECK_MSG(down < sst_bytes + sst_bytes / 2, "downloaded %llu bytes for %llu of SSTs",
+		  (unsigned long long)down, (unsigned long long)sst_bytes);
+	lsm_close(db);
+	fixture_close(&f);
+	rm_rf(cache);
+	free(cache);
+}
+
 /* A damaged SST is reported on read; a damaged WAL object stops the open. */
 static void t_corruption(void *ctx)
 {
@@ -775,6 +886,7 @@ int main(int argc, char **argv)
 	tl_run("group_commit", t_group_commit, NULL);
 	tl_run("gc", t_gc, NULL);
 	tl_run("object_cache", t_object_cache, NULL);
+	tl_run("cold_readers_download_once", t_cold_readers, NULL);
 	tl_run("stats", t_stats, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
 		tl_run("corruption", t_corruption, NULL);
