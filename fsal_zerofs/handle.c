@@ -78,6 +78,7 @@ struct zerofs_handle *zerofs_alloc_handle(struct zerofs_export *exp, const struc
 	h->obj_handle.fsid.major = exp->fsid;
 	h->obj_handle.fsid.minor = 0;
 	h->fd.openflags = FSAL_O_CLOSED;
+	h->counters = zerofs_metrics_counters_get(exp->op_stats);
 	return h;
 }
 
@@ -978,6 +979,7 @@ static void zerofs_release(struct fsal_obj_handle *obj_hdl)
 	struct zerofs_handle *h = zerofs_handle_of(obj_hdl);
 
 	fsal_obj_handle_fini(obj_hdl);
+	zerofs_metrics_counters_put(h->counters);
 	gsh_free(h);
 }
 

@@ -21,6 +21,7 @@
 #include "zerofs_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +35,42 @@
 static struct fsal_obj_ops real_obj; /* the ops handle.c set up */
 static struct export_ops real_exp;   /* the ops export.c sets up (the same for every export) */
 
-static fsal_status_t done(struct zerofs_export *exp, enum zm_op op, uint64_t t0, fsal_status_t st)
+/* An export's counters: referenced by the export and by each of its
+ * handles, since an object op can come after the export's release. */
+struct zerofs_op_counters {
+	struct zm_ops ops; /* first: the allocation is cache-line aligned */
+	atomic_uint refs;
+	unsigned export_id;
+};
+
+struct zerofs_op_counters *zerofs_metrics_counters_get(struct zerofs_op_counters *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+void zerofs_metrics_counters_put(struct zerofs_op_counters *c)
+{
+	if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		gsh_free(c);
+}
+
+static fsal_status_t done(struct zerofs_op_counters *c, enum zm_op op, uint64_t t0,
+			  fsal_status_t st)
 {
 	uint64_t ns = zm_now_ns() - t0;
 
-	zm_op_record(exp->op_stats, op, ns, FSAL_IS_ERROR(st));
+	zm_op_record(&c->ops, op, ns, FSAL_IS_ERROR(st));
 	if (ns >= SLOW_OP_NS)
-		LogDebug(COMPONENT_FSAL, "export %u: slow %s: %.3f s (%s)", exp->export_id,
+		LogDebug(COMPONENT_FSAL, "export %u: slow %s: %.3f s (%s)", c->export_id,
 			 zm_op_name(op), (double)ns / 1e9, msg_fsal_err(st.major));
 	return st;
 }
 
-static struct zerofs_export *exp_of(struct fsal_obj_handle *h)
+/* Object ops count through the handle's reference, never the export. */
+static struct zerofs_op_counters *exp_of(struct fsal_obj_handle *h)
 {
-	return zerofs_handle_of(h)->exp;
+	return zerofs_handle_of(h)->counters;
 }
 
 /* One wrapper per op: time the real one, record, return its status. (A
@@ -168,7 +191,7 @@ static fsal_status_t m_close2(struct fsal_obj_handle *obj_hdl, struct state_t *s
 struct io_ctx {
 	fsal_async_cb done_cb;
 	void *caller_arg;
-	struct zerofs_export *exp;
+	struct zerofs_op_counters *counters;
 	enum zm_op op;
 	uint64_t t0;
 };
@@ -178,7 +201,7 @@ static void io_done(struct fsal_obj_handle *obj, fsal_status_t st, void *io_arg,
 	struct io_ctx c = *(struct io_ctx *)ctx;
 
 	gsh_free(ctx);
-	done(c.exp, c.op, c.t0, st);
+	done(c.counters, c.op, c.t0, st);
 	c.done_cb(obj, st, io_arg, c.caller_arg);
 }
 
@@ -254,7 +277,7 @@ void zerofs_metrics_wrap_obj_ops(struct fsal_obj_ops *ops)
 static fsal_status_t m_lookup_path(struct fsal_export *exp_hdl, const char *path,
 				   struct fsal_obj_handle **handle, struct fsal_attrlist *attrs_out)
 {
-	TIMED(zerofs_export_of(exp_hdl), ZM_OP_LOOKUP_PATH,
+	TIMED(zerofs_export_of(exp_hdl)->op_stats, ZM_OP_LOOKUP_PATH,
 			 real_exp.lookup_path(exp_hdl, path, handle, attrs_out));
 }
 
@@ -262,7 +285,7 @@ static fsal_status_t m_create_handle(struct fsal_export *exp_hdl, struct gsh_buf
 				     struct fsal_obj_handle **handle,
 				     struct fsal_attrlist *attrs_out)
 {
-	TIMED(zerofs_export_of(exp_hdl), ZM_OP_CREATE_HANDLE,
+	TIMED(zerofs_export_of(exp_hdl)->op_stats, ZM_OP_CREATE_HANDLE,
 			 real_exp.create_handle(exp_hdl, hdl_desc, handle, attrs_out));
 }
 
@@ -270,7 +293,7 @@ static fsal_status_t m_get_fs_dynamic_info(struct fsal_export *exp_hdl,
 					   struct fsal_obj_handle *obj_hdl,
 					   fsal_dynamicfsinfo_t *info)
 {
-	TIMED(zerofs_export_of(exp_hdl), ZM_OP_STATFS, real_exp.get_fs_dynamic_info(exp_hdl, obj_hdl, info));
+	TIMED(zerofs_export_of(exp_hdl)->op_stats, ZM_OP_STATFS, real_exp.get_fs_dynamic_info(exp_hdl, obj_hdl, info));
 }
 
 void zerofs_metrics_wrap_export_ops(struct export_ops *ops)
@@ -297,8 +320,10 @@ void zerofs_metrics_export_init(struct zerofs_export *exp)
 {
 	/* cache-line aligned (struct zm_op_stats): malloc's alignment is not
 	 * enough; like every gsh_ allocation, it aborts when memory runs out */
-	exp->op_stats = gsh_malloc_aligned(64, sizeof(struct zm_ops));
-	memset(exp->op_stats, 0, sizeof(struct zm_ops));
+	exp->op_stats = gsh_malloc_aligned(64, sizeof(struct zerofs_op_counters));
+	memset(exp->op_stats, 0, sizeof(struct zerofs_op_counters));
+	atomic_init(&exp->op_stats->refs, 1);
+	exp->op_stats->export_id = exp->export_id;
 	glist_init(&exp->metrics_node);
 }
 
@@ -320,7 +345,7 @@ void zerofs_metrics_export_fini(struct zerofs_export *exp)
 		exp->metrics_listed = false;
 	}
 	pthread_mutex_unlock(&registry_lock);
-	gsh_free(exp->op_stats);
+	zerofs_metrics_counters_put(exp->op_stats);
 	exp->op_stats = NULL;
 }
 
@@ -344,7 +369,7 @@ static bool render(void *arg, struct zm_text *t)
 		struct zm_export_snapshot *s = &snap[n++];
 
 		s->export_id = exp->export_id;
-		zm_ops_read(exp->op_stats, s->ops);
+		zm_ops_read(&exp->op_stats->ops, s->ops);
 		if (exp->store) {
 			s->have_store = true;
 			zs3_stats(exp->store, &s->store);

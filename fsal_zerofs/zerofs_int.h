@@ -113,7 +113,7 @@ struct zerofs_export {
 	bool opener_running, opener_stop;
 	/* metrics (metrics_fsal.c): this export's op counters, and its place in
 	 * the list the metrics server walks (listed from creation to release) */
-	struct zm_ops *op_stats;
+	struct zerofs_op_counters *op_stats;
 	struct glist_head metrics_node;
 	bool metrics_listed;
 };
@@ -149,6 +149,9 @@ struct zerofs_handle {
 	 * tracks open modes in it; there is no descriptor behind it) */
 	struct fsal_share share;
 	struct fsal_fd fd;
+	/* the export's op counters, referenced: ganesha may call an object op
+	 * (close, lock clean-up at shutdown) after it has released the export */
+	struct zerofs_op_counters *counters;
 };
 
 /* handle.c */
@@ -167,15 +170,20 @@ fsal_status_t zerofs_update_export(struct fsal_module *fsal_hdl, void *parse_nod
 				   struct fsal_export *original, struct fsal_module *updated_super);
 
 /* metrics_fsal.c: op counters (always kept) and the metrics server */
-struct zm_ops;
+struct zerofs_op_counters;
+/* A reference to an export's counters, for a handle (zerofs_alloc_handle
+ * takes one, zerofs_release drops it); the last reference frees them. */
+struct zerofs_op_counters *zerofs_metrics_counters_get(struct zerofs_op_counters *c);
+void zerofs_metrics_counters_put(struct zerofs_op_counters *c);
 /* Time every op and count it per export; called once each table is set up. */
 void zerofs_metrics_wrap_obj_ops(struct fsal_obj_ops *ops);
 void zerofs_metrics_wrap_export_ops(struct export_ops *ops);
-/* The export's counters: allocated first thing in create_export, freed in
- * release; listed for the server once the export exists. */
+/* The export's counters: allocated first thing in create_export, its
+ * reference dropped in release; listed for the server once the export
+ * exists. */
 void zerofs_metrics_export_init(struct zerofs_export *exp);
 void zerofs_metrics_export_add(struct zerofs_export *exp);
-void zerofs_metrics_export_fini(struct zerofs_export *exp); /* unlists, frees */
+void zerofs_metrics_export_fini(struct zerofs_export *exp); /* unlists, drops its reference */
 /* Starts serving on Metrics_Address (NULL or "" = off); false (logged,
  * naming the key) if the address is invalid or cannot be bound. */
 bool zerofs_metrics_start(const char *address);
