@@ -1,6 +1,7 @@
 /* tests/testlib.c - see testlib.h */
 #include "testlib.h"
 
+#include <sys/wait.h>
 #include <time.h>
 
 int tl_failures;
@@ -75,4 +76,32 @@ void tl_fill_random(void *p, size_t n, unsigned long long *state)
 		*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
 		c[i] = (unsigned char)(*state >> 56);
 	}
+}
+
+int tl_capture(const char *cmd, char **out, size_t *len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 65536;
+	char *buf;
+	int st;
+
+	*out = NULL;
+	*len = 0;
+	if (!p)
+		return -1;
+	buf = malloc(cap + 1);
+	for (size_t n; buf && (n = fread(buf + *len, 1, cap - *len, p)) > 0;) {
+		*len += n;
+		if (*len == cap) {
+			char *b = realloc(buf, (cap *= 2) + 1);
+			if (!b)
+				break;
+			buf = b;
+		}
+	}
+	if (buf)
+		buf[*len] = '\0';
+	*out = buf;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

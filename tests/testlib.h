@@ -54,6 +54,10 @@ unsigned long long tl_seed(void);
 void tl_set_filter(const char *substr);
 /* Whether tl_run would run a test of this name (lets a caller skip set-up). */
 bool tl_selected(const char *name);
+/* Runs cmd with the shell, its stdout in *out (malloc'd, NUL-terminated,
+ * *len bytes; NULL if out of memory); its exit status, or -1 if it could
+ * not run or did not exit. */
+int tl_capture(const char *cmd, char **out, size_t *len);
 /* splitmix64: the next pseudo-random 64 bits from *state. */
 unsigned long long tl_rand64(unsigned long long *state);
 /* Fills p with n pseudo-random bytes from *state. */

@@ -58,24 +58,7 @@ static struct run zerofs(const char *fmt, ...)
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", tool, args);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return r;
-	size_t cap = 65536;
-	r.out = malloc(cap + 1);
-	for (size_t n; r.out && (n = fread(r.out + r.len, 1, cap - r.len, p)) > 0;) {
-		r.len += n;
-		if (r.len == cap) {
-			char *o = realloc(r.out, (cap *= 2) + 1);
-			if (!o)
-				break;
-			r.out = o;
-		}
-	}
-	if (r.out)
-		r.out[r.len] = '\0';
-	int st = pclose(p);
-	r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	r.rc = tl_capture(cmd, &r.out, &r.len);
 	return r;
 }
 

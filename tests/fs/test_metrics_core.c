@@ -307,9 +307,10 @@ static long http(const char *method, const char *url, struct body *out, char *ct
 	return code;
 }
 
-static int count_fds(void)
+/* Entries of a /proc directory, not counting . and .. */
+static int count_entries(const char *path)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(path);
 	int n = 0;
 	struct dirent *de;
 	while ((de = readdir(d)))
@@ -318,15 +319,14 @@ static int count_fds(void)
 	return n;
 }
 
+static int count_fds(void)
+{
+	return count_entries("/proc/self/fd");
+}
+
 static int count_threads(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return count_entries("/proc/self/task");
 }
 
 static void t_server(void *ctx)

@@ -25,13 +25,10 @@
 
 #include <nfsc/libnfs.h>
 
+#include "harness.h"
 #include "testlib.h"
 
-#define DIR_MAX 400
-static char src_dir[DIR_MAX], plugin_dir[DIR_MAX], tool[DIR_MAX], work_dir[DIR_MAX];
-static char gdir[DIR_MAX + 16], store[DIR_MAX + 16];
-static int nfs_port, mnt_port;
-static unsigned long long seed;
+static char tool[DIR_MAX], store[DIR_MAX + 16];
 
 /* ---- the model: what the filesystem must hold ---- */
 
@@ -88,41 +85,18 @@ static bool sh(const char *fmt, ...)
 	return system(cmd) == 0;
 }
 
-static bool read_ports(void)
-{
-	char path[DIR_MAX + 48], line[256];
-	FILE *f;
-	snprintf(path, sizeof(path), "%s/env", gdir);
-	if (!(f = fopen(path, "r")))
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "GANESHA_NFS_PORT=%d", &nfs_port);
-		sscanf(line, "GANESHA_MOUNT_PORT=%d", &mnt_port);
-	}
-	fclose(f);
-	return nfs_port > 0 && mnt_port > 0;
-}
-
 static bool start_ganesha(void)
 {
-	char snippet[DIR_MAX + 32];
+	char snippet[DIR_MAX + 32], fsal[DIR_MAX + 64], conf[2048];
 	snprintf(snippet, sizeof(snippet), "%s/exports.conf", work_dir);
-	FILE *f = fopen(snippet, "w");
-	if (!f)
-		return false;
-	fprintf(f, "EXPORT {\n\tExport_Id = 1;\n\tPath = /zerofs;\n\tPseudo = /zerofs;\n"
-		   "\tAccess_Type = RW;\n\tSquash = No_Root_Squash;\n\tProtocols = 3, 4;\n"
-		   "\tSecType = sys;\n\tFSAL {\n\t\tName = ZEROFS;\n\t\tStore = local;\n"
-		   "\t\tDirectory = \"%s\";\n\t}\n}\n", store);
-	if (fclose(f) != 0)
-		return false;
-	return sh("bash '%s/scripts/ganesha.sh' start '%s' --fsal-dir '%s' --export-snippet '%s'",
-		  src_dir, gdir, plugin_dir, snippet) && read_ports();
+	snprintf(fsal, sizeof(fsal), "\t\tStore = local;\n\t\tDirectory = \"%s\";\n", store);
+	return write_file(snippet, export_block(conf, sizeof(conf), 1, "/zerofs", fsal)) &&
+	       ganesha_start(gdir, snippet) && read_env();
 }
 
 static bool stop_ganesha(void)
 {
-	return sh("bash '%s/scripts/ganesha.sh' stop '%s' >/dev/null", src_dir, gdir);
+	return ganesha("stop", gdir, ">/dev/null");
 }
 
 struct run {
@@ -143,50 +117,11 @@ static struct run zerofs(const char *fmt, ...)
 	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "'%s' --config '%s/ganesha.conf' --export-id 1 %s 2>&1", tool,
 		 gdir, args);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return r;
-	size_t cap = 1 << 20;
-	r.out = malloc(cap + 1);
-	for (size_t n; r.out && (n = fread(r.out + r.len, 1, cap - r.len, p)) > 0;) {
-		r.len += n;
-		if (r.len == cap) {
-			char *o = realloc(r.out, (cap *= 2) + 1);
-			if (!o)
-				break;
-			r.out = o;
-		}
-	}
-	if (r.out)
-		r.out[r.len] = '\0';
-	int st = pclose(p);
-	r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	r.rc = tl_capture(cmd, &r.out, &r.len);
 	return r;
 }
 
 /* ---- NFS ---- */
-
-static struct nfs_context *mount3(void)
-{
-	char url[256];
-	struct nfs_context *nfs = nfs_init_context();
-	struct nfs_url *u;
-	if (!nfs)
-		return NULL;
-	snprintf(url, sizeof(url), "nfs://127.0.0.1/zerofs?version=3&nfsport=%d&mountport=%d",
-		 nfs_port, mnt_port);
-	nfs_set_timeout(nfs, 60000);
-	u = nfs_parse_url_dir(nfs, url);
-	if (!u || nfs_mount(nfs, u->server, u->path) != 0) {
-		fprintf(stderr, "  mount %s: %s\n", url, nfs_get_error(nfs));
-		if (u)
-			nfs_destroy_url(u);
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	nfs_destroy_url(u);
-	return nfs;
-}
 
 static bool nfs_put(struct nfs_context *nfs, const char *path, const char *data, size_t len)
 {
@@ -411,7 +346,7 @@ static int run_all(void)
 		return tl_finish();
 	}
 	printf("ganesha: NFS 127.0.0.1:%d, store %s\n", nfs_port, store);
-	struct nfs_context *nfs = mount3();
+	struct nfs_context *nfs = mount_export_opts(3, "/zerofs", NULL, true);
 	if (!nfs) {
 		tl_run("mount", t_failed, "could not mount");
 		stop_ganesha();
@@ -426,6 +361,12 @@ static int run_all(void)
 	return tl_finish();
 }
 
+/* After the run, whatever happened to it: no ganesha is left behind. */
+static void stop_all(void)
+{
+	ganesha_stop_if_set_up(gdir);
+}
+
 int main(int argc, char **argv)
 {
 	char rp[PATH_MAX];
@@ -437,33 +378,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "needs root (ganesha with a private rpcbind)\n");
 		return 1;
 	}
-	if (!realpath(argv[1], rp) || strlen(rp) >= DIR_MAX || !strcpy(src_dir, rp) ||
-	    !realpath(argv[2], rp) || strlen(rp) >= DIR_MAX || !strcpy(plugin_dir, rp) ||
-	    !realpath(argv[3], rp) || strlen(rp) >= DIR_MAX || !strcpy(tool, rp) ||
-	    strlen(argv[4]) >= DIR_MAX) {
+	if (!hn_set_dirs(argv[1], argv[2], argv[4]) || !realpath(argv[3], rp) ||
+	    strlen(rp) >= DIR_MAX || !strcpy(tool, rp)) {
 		fprintf(stderr, "bad paths\n");
 		return 2;
 	}
-	snprintf(work_dir, sizeof(work_dir), "%s", argv[4]);
 	snprintf(gdir, sizeof(gdir), "%s/ganesha", work_dir);
 	snprintf(store, sizeof(store), "%s/store", work_dir);
 	seed = tl_seed();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	fflush(NULL);
-	pid_t child = fork();
-	if (child < 0)
-		return 1;
-	if (child == 0)
-		_exit(run_all());
-	int status = 0;
-	while (waitpid(child, &status, 0) < 0) {
-	}
-	/* whatever happened to the child, no ganesha is left behind */
-	sh("test ! -f '%s/ganesha.conf' || bash '%s/scripts/ganesha.sh' stop '%s' >/dev/null 2>&1",
-	   gdir, src_dir, gdir);
-	if (WIFSIGNALED(status)) {
-		printf("FAIL the test process died of signal %d\n", WTERMSIG(status));
-		return 1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	return hn_run_in_child(run_all, stop_all);
 }

@@ -14,8 +14,8 @@
  *
  *   test_metrics SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [name-filter]
  *
- * The harness is test_nfs.c's, cut to what is needed here (scripts/ganesha.sh
- * runs ganesha isolated; WORK_DIR is wiped first and kept afterwards).
+ * The harness is tests/nfs/harness.c (scripts/ganesha.sh runs ganesha
+ * isolated; WORK_DIR is wiped first and kept afterwards).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,68 +34,13 @@
 #include <curl/curl.h>
 #include <nfsc/libnfs.h>
 
+#include "harness.h"
 #include "prom.h"
-#include "store_env.h"
 #include "testlib.h"
 
-#define DIR_MAX 400
-static char src_dir[DIR_MAX], plugin_dir[DIR_MAX], work_dir[DIR_MAX], gdir[DIR_MAX + 16];
-static int nfs_port, mnt_port, metrics_port;
-static unsigned long long seed;
-static bool use_rgw;
-static struct rgw_env rgw;
+static int metrics_port;
 
-/* ---- the server (as in test_nfs.c) -------------------------------------------------- */
-
-static bool ganesha(const char *verb, const char *dir, const char *args)
-{
-	char cmd[4096];
-
-	snprintf(cmd, sizeof(cmd), "bash '%s/scripts/ganesha.sh' %s '%s' %s", src_dir, verb, dir,
-		 args ? args : "");
-	fflush(stdout);
-	fflush(stderr);
-	return system(cmd) == 0;
-}
-
-static bool read_env(const char *dir)
-{
-	char path[DIR_MAX + 48], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/env", dir);
-	if (!(f = fopen(path, "r")))
-		return false;
-	nfs_port = mnt_port = 0;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "GANESHA_NFS_PORT=%d", &nfs_port);
-		sscanf(line, "GANESHA_MOUNT_PORT=%d", &mnt_port);
-	}
-	fclose(f);
-	return nfs_port > 0 && mnt_port > 0;
-}
-
-static bool write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return false;
-	fputs(text, f);
-	return fclose(f) == 0;
-}
-
-static bool file_has(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	bool found = false;
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
+/* ---- the server ---------------------------------------------------------------------- */
 
 /* A ZEROFS block with Metrics_Address = addr, then exports 1 (Sync) and 2
  * (Sync = false) on stores named <tag>-1 and <tag>-2. */
@@ -103,35 +48,25 @@ static void write_snippet(char *conf, size_t cap, const char *addr, const char *
 {
 	size_t n = (size_t)snprintf(conf, cap, "ZEROFS {\n\tMetrics_Address = \"%s\";\n}\n", addr);
 	for (int id = 1; id <= 2; id++) {
-		char store[1536];
-		if (!use_rgw)
-			snprintf(store, sizeof(store), "\t\tStore = local;\n\t\tDirectory = \"%s/%s-%d\";\n",
-				 work_dir, tag, id);
-		else
-			snprintf(store, sizeof(store),
-				 "\t\tStore = s3;\n\t\tEndpoint = \"%s\";\n\t\tAllow_Http = true;\n"
-				 "\t\tBucket = \"%s\";\n\t\tRegion = \"%s\";\n\t\tPrefix = \"metrics-%llx/%s-%d/\";\n"
-				 "\t\tCredentials_File = \"%s/s3.cred\";\n\t\tCache_Dir = \"%s/cache\";\n"
-				 "\t\tCache_Size_GB = 1;\n",
-				 rgw.endpoint, rgw.bucket, rgw.region, seed, tag, id, work_dir, work_dir);
-		n += (size_t)snprintf(conf + n, cap - n,
-				      "EXPORT {\n\tExport_Id = %d;\n\tPath = /zerofs%d;\n\tPseudo = /zerofs%d;\n"
-				      "\tAccess_Type = RW;\n\tSquash = No_Root_Squash;\n\tProtocols = 3, 4;\n"
-				      "\tSecType = sys;\n\tFSAL {\n\t\tName = ZEROFS;\n%s%s\t}\n}\n",
-				      id, id, id, store, id == 2 ? "\t\tSync = false;\n" : "");
+		char name[96], path[32], store[1536], fsal[1600], blk[2048];
+		snprintf(name, sizeof(name), "%s-%d", tag, id);
+		snprintf(path, sizeof(path), "/zerofs%d", id);
+		store_lines(store, sizeof(store), "metrics", name);
+		snprintf(fsal, sizeof(fsal), "%s%s", store, id == 2 ? "\t\tSync = false;\n" : "");
+		n += (size_t)snprintf(conf + n, cap - n, "%s",
+				      export_block(blk, sizeof(blk), id, path, fsal));
 	}
 }
 
 static bool start_in(const char *dir, const char *addr, const char *tag)
 {
-	char conf[8192], snippet[DIR_MAX + 48], args[4 * DIR_MAX];
+	char conf[8192], snippet[DIR_MAX + 48];
 
 	write_snippet(conf, sizeof(conf), addr, tag);
 	snprintf(snippet, sizeof(snippet), "%s/%s.conf", work_dir, tag);
 	if (!write_file(snippet, conf))
 		return false;
-	snprintf(args, sizeof(args), "--fsal-dir '%s' --export-snippet '%s'", plugin_dir, snippet);
-	return ganesha("start", dir, args);
+	return ganesha_start(dir, snippet);
 }
 
 /* A free TCP port on 127.0.0.1 (bound and released; ganesha takes it next). */
@@ -148,32 +83,6 @@ static int free_port(void)
 	if (fd >= 0)
 		close(fd);
 	return port;
-}
-
-static struct nfs_context *mount_export(int version, const char *export)
-{
-	char url[512];
-	struct nfs_context *nfs = nfs_init_context();
-	struct nfs_url *u;
-
-	if (!nfs)
-		return NULL;
-	snprintf(url, sizeof(url), "nfs://127.0.0.1%s?version=%d&nfsport=%d&mountport=%d", export,
-		 version, nfs_port, mnt_port);
-	nfs_set_timeout(nfs, 60000);
-	nfs_set_dircache(nfs, 0);
-	nfs_set_pagecache(nfs, 0);
-	nfs_set_readahead(nfs, 0);
-	u = nfs_parse_url_dir(nfs, url);
-	if (!u || nfs_mount(nfs, u->server, u->path) != 0) {
-		fprintf(stderr, "  mount %s failed: %s\n", url, nfs_get_error(nfs));
-		if (u)
-			nfs_destroy_url(u);
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	nfs_destroy_url(u);
-	return nfs;
 }
 
 /* ---- scraping --------------------------------------------------------------------- */
@@ -534,8 +443,8 @@ static void t_stop(void *ctx)
 	CHECK(ganesha("stop", gdir, NULL));
 	CHECK(http("GET", "/metrics", NULL) == -1);
 	snprintf(log, sizeof(log), "%s/ganesha.log", gdir);
-	CHECK(file_has(log, "ZEROFS metrics: serving GET /metrics on 127.0.0.1:"));
-	CHECK(file_has(log, "FSAL ZEROFS unloaded"));
+	CHECK(log_has(log, "ZEROFS metrics: serving GET /metrics on 127.0.0.1:"));
+	CHECK(log_has(log, "FSAL ZEROFS unloaded"));
 }
 
 /* RGW: exports whose store is down when ganesha starts are listed with
@@ -623,11 +532,11 @@ static void t_bad_address(void *ctx)
 		unsetenv("GANESHA_ALLOW_CONFIG_ERRORS");
 		CHECK_MSG(started, "ganesha with Metrics_Address \"%s\" did not start", addr);
 		snprintf(log, sizeof(log), "%s/ganesha.log", dir);
-		CHECK_MSG(file_has(log, cases[i].expect), "no \"%s\" in %s", cases[i].expect, log);
+		CHECK_MSG(log_has(log, cases[i].expect), "no \"%s\" in %s", cases[i].expect, log);
 		/* both exports refused: the first by init_config, the second
 		 * because the module's block was refused */
-		CHECK(!file_has(log, "ZEROFS filesystem"));
-		CHECK(file_has(log, "export 2: not created: the ZEROFS {} block was refused"));
+		CHECK(!log_has(log, "ZEROFS filesystem"));
+		CHECK(log_has(log, "export 2: not created: the ZEROFS {} block was refused"));
 		ganesha("stop", dir, NULL);
 		if (busy_fd >= 0)
 			close(busy_fd);
@@ -648,21 +557,11 @@ static int run_all(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", work_dir, work_dir);
 	if (system(cmd) != 0)
 		return 1;
-	if (use_rgw) {
-		char cred[DIR_MAX + 16];
-		mode_t old = umask(077);
-		FILE *f;
-		snprintf(cred, sizeof(cred), "%s/s3.cred", work_dir);
-		f = fopen(cred, "w");
-		umask(old);
-		if (!f)
-			return 1;
-		fprintf(f, "access_key = %s\nsecret_key = %s\n", rgw.access_key, rgw.secret_key);
-		fclose(f);
-	}
+	if (use_rgw && !hn_write_cred())
+		return 1;
 	metrics_port = free_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", metrics_port);
-	if (metrics_port <= 0 || !start_in(gdir, addr, "store") || !read_env(gdir)) {
+	if (metrics_port <= 0 || !start_in(gdir, addr, "store") || !read_env()) {
 		fprintf(stderr, "could not start ganesha (see %s)\n", gdir);
 		tl_run("metrics/start_ganesha", t_not_started, NULL);
 		return tl_finish();
@@ -682,10 +581,22 @@ static int run_all(void)
 	return tl_finish();
 }
 
+/* After the run, whatever happened to it: stop every ganesha it started. */
+static void stop_all(void)
+{
+	char cmd[6 * DIR_MAX]; /* WORK_DIR three times, SRC_DIR once */
+
+	snprintf(cmd, sizeof(cmd),
+		 "for d in '%s'/ganesha '%s'/ganesha-bad* '%s'/ganesha-late; do test ! -f \"$d/ganesha.conf\" || "
+		 "bash '%s/scripts/ganesha.sh' stop \"$d\" >/dev/null; done",
+		 work_dir, work_dir, work_dir, src_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not stop every ganesha under %s\n", work_dir);
+	curl_global_cleanup();
+}
+
 int main(int argc, char **argv)
 {
-	char rp[PATH_MAX], cmd[4 * DIR_MAX];
-
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [filter]\n", argv[0]);
 		return 2;
@@ -694,47 +605,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_metrics needs root (ganesha with a private rpcbind)\n");
 		return 1;
 	}
-	if (strlen(argv[3]) >= DIR_MAX || !realpath(argv[1], rp) || strlen(rp) >= DIR_MAX ||
-	    !strcpy(src_dir, rp) || !realpath(argv[2], rp) || strlen(rp) >= DIR_MAX ||
-	    !strcpy(plugin_dir, rp)) {
+	if (!hn_set_dirs(argv[1], argv[2], argv[3])) {
 		fprintf(stderr, "bad SRC_DIR, PLUGIN_DIR or WORK_DIR\n");
 		return 2;
 	}
-	snprintf(work_dir, sizeof(work_dir), "%s", argv[3]);
-	int arg = 4;
-	if (argc > arg && !strcmp(argv[arg], "--rgw")) {
-		use_rgw = true;
-		arg++;
-		if (!rgw_env_load(&rgw))
-			return 1;
-	}
-	if (argc > arg)
-		tl_set_filter(argv[arg]);
-	seed = tl_seed();
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!hn_parse_options(argc, argv, 4))
+		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-
 	/* the tests run in a child, so that ganesha is stopped even if it dies */
-	fflush(NULL);
-	pid_t child = fork();
-	if (child < 0)
-		return 1;
-	if (child == 0)
-		_exit(run_all());
-	int status = 0;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-	}
-	snprintf(gdir, sizeof(gdir), "%s/ganesha", work_dir);
-	snprintf(cmd, sizeof(cmd),
-		 "for d in '%s'/ganesha '%s'/ganesha-bad* '%s'/ganesha-late; do test ! -f \"$d/ganesha.conf\" || "
-		 "bash '%s/scripts/ganesha.sh' stop \"$d\" >/dev/null; done",
-		 work_dir, work_dir, work_dir, src_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not stop every ganesha under %s\n", work_dir);
-	curl_global_cleanup();
-	if (WIFSIGNALED(status)) {
-		printf("FAIL the test process died of signal %d\n", WTERMSIG(status));
-		return 1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	return hn_run_in_child(run_all, stop_all);
 }

@@ -41,7 +41,7 @@
 #include <nfsc/libnfs-raw-nfs.h>
 #include <nfsc/libnfs-raw-nfs4.h>
 
-#include "store_env.h"
+#include "harness.h"
 #include "testlib.h"
 
 /* libnfs 4.0 returns its file handles as this (libnfs-private.h) */
@@ -50,92 +50,14 @@ struct libnfs_fh {
 	char *val;
 };
 
-#define DIR_MAX 400 /* keeps every path and command we build in bounds */
-static char src_dir[DIR_MAX], plugin_dir[DIR_MAX], work_dir[DIR_MAX], gdir[DIR_MAX + 16];
-static int nfs_port, mnt_port;
-static unsigned long long seed;
-static bool use_rgw; /* --rgw: the stores are prefixes in the RGW fixture's bucket */
-static struct rgw_env rgw;
-
-/* The FSAL lines naming store `name`: a local directory in WORK_DIR, or with
- * --rgw a prefix of this run in the RGW's bucket (credentials from a file,
- * plain HTTP, path style, a disk cache). */
-static void store_lines(char *buf, size_t cap, const char *name)
-{
-	if (!use_rgw)
-		snprintf(buf, cap, "\t\tStore = local;\n\t\tDirectory = \"%s/%s\";\n", work_dir, name);
-	else
-		snprintf(buf, cap,
-			 "\t\tStore = s3;\n\t\tEndpoint = \"%s\";\n\t\tAllow_Http = true;\n"
-			 "\t\tBucket = \"%s\";\n\t\tRegion = \"%s\";\n\t\tPrefix = \"nfs-%llx/%s/\";\n"
-			 "\t\tCredentials_File = \"%s/s3.cred\";\n\t\tCache_Dir = \"%s/cache\";\n"
-			 "\t\tCache_Size_GB = 1;\n",
-			 rgw.endpoint, rgw.bucket, rgw.region, seed, name, work_dir, work_dir);
-}
-
-/* ---- the server ------------------------------------------------------------ */
-
-/* The ports of the instance in dir (scripts/ganesha.sh writes dir/env). */
-static bool read_env_of(const char *dir, int *nport, int *mport)
-{
-	char path[DIR_MAX + 48], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/env", dir);
-	if (!(f = fopen(path, "r")))
-		return false;
-	*nport = *mport = 0;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "GANESHA_NFS_PORT=%d", nport);
-		sscanf(line, "GANESHA_MOUNT_PORT=%d", mport);
-	}
-	fclose(f);
-	return *nport > 0 && *mport > 0;
-}
-
-static bool read_env(void)
-{
-	return read_env_of(gdir, &nfs_port, &mnt_port);
-}
-
-/* scripts/ganesha.sh VERB DIR [ARGS]; true on success. */
-static bool ganesha(const char *verb, const char *dir, const char *args)
-{
-	char cmd[4096];
-
-	snprintf(cmd, sizeof(cmd), "bash '%s/scripts/ganesha.sh' %s '%s' %s", src_dir, verb, dir,
-		 args ? args : "");
-	fflush(stdout);
-	fflush(stderr);
-	return system(cmd) == 0;
-}
-
-static bool write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return false;
-	fputs(text, f);
-	return fclose(f) == 0;
-}
-
-static const char *export_block(char *buf, size_t cap, int id, const char *path, const char *fsal)
-{
-	snprintf(buf, cap,
-		 "EXPORT {\n\tExport_Id = %d;\n\tPath = %s;\n\tPseudo = %s;\n\tAccess_Type = RW;\n"
-		 "\tSquash = No_Root_Squash;\n\tProtocols = 3, 4;\n\tSecType = sys;\n"
-		 "\tFSAL {\n\t\tName = ZEROFS;\n%s\t}\n}\n",
-		 id, path, path, fsal);
-	return buf;
-}
+/* ---- the server: /zerofs (Sync) and /zerofs_async (Sync = false) ---------- */
 
 static bool start_server(void)
 {
 	char snippet[DIR_MAX + 32], conf[8192], a[3072], b[3072], fa[2048], fb[2048], st[1536];
-	char args[4 * DIR_MAX];
 
-	store_lines(fa, sizeof(fa), "store-sync");
-	store_lines(st, sizeof(st), "store-async");
+	store_lines(fa, sizeof(fa), "nfs", "store-sync");
+	store_lines(st, sizeof(st), "nfs", "store-async");
 	snprintf(fb, sizeof(fb), "%s\t\tSync = false;\n\t\tFlush_Interval_Ms = 50;\n\t\tMemory_Cache_MB = 32;\n",
 		 st);
 	snprintf(conf, sizeof(conf), "%s%s", export_block(a, sizeof(a), 1, "/zerofs", fa),
@@ -143,8 +65,7 @@ static bool start_server(void)
 	snprintf(snippet, sizeof(snippet), "%s/exports.conf", work_dir);
 	if (!write_file(snippet, conf))
 		return false;
-	snprintf(args, sizeof(args), "--fsal-dir '%s' --export-snippet '%s'", plugin_dir, snippet);
-	return ganesha("start", gdir, args) && read_env();
+	return ganesha_start(gdir, snippet) && read_env();
 }
 
 /* ---- clients --------------------------------------------------------------- */
@@ -154,42 +75,6 @@ struct client {
 	int version;
 	char base[64]; /* this version's directory in the export */
 };
-
-/* client_id: the NFSv4 client's name (NULL: libnfs's, the same for every
- * context of this process, so a second context would take over the first's
- * state: give each concurrent NFSv4 client its own). */
-static struct nfs_context *mount_export_as(int version, const char *export, const char *client_id)
-{
-	char url[512];
-	struct nfs_context *nfs = nfs_init_context();
-	struct nfs_url *u;
-
-	if (!nfs)
-		return NULL;
-	if (client_id)
-		nfs4_set_client_name(nfs, client_id);
-	snprintf(url, sizeof(url), "nfs://127.0.0.1%s?version=%d&nfsport=%d&mountport=%d", export,
-		 version, nfs_port, mnt_port);
-	nfs_set_timeout(nfs, 60000);
-	nfs_set_dircache(nfs, 0);
-	nfs_set_pagecache(nfs, 0);
-	nfs_set_readahead(nfs, 0);
-	u = nfs_parse_url_dir(nfs, url);
-	if (!u || nfs_mount(nfs, u->server, u->path) != 0) {
-		fprintf(stderr, "  mount %s failed: %s\n", url, nfs_get_error(nfs));
-		if (u)
-			nfs_destroy_url(u);
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	nfs_destroy_url(u);
-	return nfs;
-}
-
-static struct nfs_context *mount_export(int version, const char *export)
-{
-	return mount_export_as(version, export, NULL);
-}
 
 static char *P(struct client *c, const char *name)
 {
@@ -1078,6 +963,14 @@ static bool write3_verifier(struct client *c, const char *fh, size_t fh_len, cha
 	return true;
 }
 
+/* Makes op a PUTFH of fh. */
+static void putfh(nfs_argop4 *op, const char *fh, size_t len)
+{
+	op->argop = OP_PUTFH;
+	op->nfs_argop4_u.opputfh.object.nfs_fh4_len = (u_int)len;
+	op->nfs_argop4_u.opputfh.object.nfs_fh4_val = (char *)fh;
+}
+
 static void commit4_cb(struct rpc_context *rpc, int status, void *data, void *priv)
 {
 	struct raw_call *call = priv;
@@ -1102,9 +995,7 @@ static bool commit4_verifier(struct client *c, const char *fh, size_t fh_len, ch
 
 	memset(ops, 0, sizeof(ops));
 	memset(&args, 0, sizeof(args));
-	ops[0].argop = OP_PUTFH;
-	ops[0].nfs_argop4_u.opputfh.object.nfs_fh4_len = (u_int)fh_len;
-	ops[0].nfs_argop4_u.opputfh.object.nfs_fh4_val = (char *)fh;
+	putfh(&ops[0], fh, fh_len);
 	ops[1].argop = OP_COMMIT;
 	args.argarray.argarray_len = 2;
 	args.argarray.argarray_val = ops;
@@ -1228,30 +1119,37 @@ static bool share_client_init(struct share_client *sc, const char *name)
 	return v4_compound(sc->nfs, &op, 1, &call) == NFS4_OK;
 }
 
-static void putfh(nfs_argop4 *op, const char *fh, size_t len)
-{
-	op->argop = OP_PUTFH;
-	op->nfs_argop4_u.opputfh.object.nfs_fh4_len = (u_int)len;
-	op->nfs_argop4_u.opputfh.object.nfs_fh4_val = (char *)fh;
-}
-
-static int share_confirm(struct share_client *sc, const char *fh, size_t len)
+/* Sends PUTFH fh, then op (its seqid and stateid already taken from sc), as
+ * one COMPOUND; the reply in *call. An op that got this far bumps the
+ * open-owner's seqid; on success the stateid it returns (all but CLOSE)
+ * becomes the open's. The NFSv4 status, or -1. */
+static int share_op(struct share_client *sc, const char *fh, size_t len, const nfs_argop4 *op,
+		    struct v4_call *call)
 {
 	nfs_argop4 ops[2];
-	struct v4_call call;
 	int st;
 
 	memset(ops, 0, sizeof(ops));
 	putfh(&ops[0], fh, len);
-	ops[1].argop = OP_OPEN_CONFIRM;
-	ops[1].nfs_argop4_u.opopen_confirm.open_stateid = sc->stateid;
-	ops[1].nfs_argop4_u.opopen_confirm.seqid = sc->seqid;
-	st = v4_compound(sc->nfs, ops, 2, &call);
+	ops[1] = *op;
+	st = v4_compound(sc->nfs, ops, 2, call);
 	if (st >= 0)
 		sc->seqid++;
-	if (st == NFS4_OK)
-		sc->stateid = call.stateid;
+	if (st == NFS4_OK && op->argop != OP_CLOSE)
+		sc->stateid = call->stateid;
 	return st;
+}
+
+static int share_confirm(struct share_client *sc, const char *fh, size_t len)
+{
+	nfs_argop4 op;
+	struct v4_call call;
+
+	memset(&op, 0, sizeof(op));
+	op.argop = OP_OPEN_CONFIRM;
+	op.nfs_argop4_u.opopen_confirm.open_stateid = sc->stateid;
+	op.nfs_argop4_u.opopen_confirm.seqid = sc->seqid;
+	return share_op(sc, fh, len, &op, &call);
 }
 
 /* OPEN name (file handle fh) in dir, no create, with these access and deny
@@ -1259,14 +1157,13 @@ static int share_confirm(struct share_client *sc, const char *fh, size_t len)
 static int share_open(struct share_client *sc, const char *dirfh, size_t dirlen, const char *name,
 		      const char *fh, size_t len, uint32_t access, uint32_t deny)
 {
-	nfs_argop4 ops[2];
+	nfs_argop4 op;
 	struct v4_call call;
 	int st;
+	OPEN4args *o = &op.nfs_argop4_u.opopen;
 
-	memset(ops, 0, sizeof(ops));
-	putfh(&ops[0], dirfh, dirlen);
-	ops[1].argop = OP_OPEN;
-	OPEN4args *o = &ops[1].nfs_argop4_u.opopen;
+	memset(&op, 0, sizeof(op));
+	op.argop = OP_OPEN;
 	o->seqid = sc->seqid;
 	o->share_access = access;
 	o->share_deny = deny;
@@ -1277,52 +1174,37 @@ static int share_open(struct share_client *sc, const char *dirfh, size_t dirlen,
 	o->claim.claim = CLAIM_NULL;
 	o->claim.open_claim4_u.file.utf8string_len = (u_int)strlen(name);
 	o->claim.open_claim4_u.file.utf8string_val = (char *)name;
-	st = v4_compound(sc->nfs, ops, 2, &call);
-	if (st >= 0)
-		sc->seqid++; /* an OPEN that got this far bumps the owner's seqid */
+	st = share_op(sc, dirfh, dirlen, &op, &call);
 	if (st != NFS4_OK)
 		return st;
-	sc->stateid = call.stateid;
 	return (call.rflags & OPEN4_RESULT_CONFIRM) ? share_confirm(sc, fh, len) : NFS4_OK;
 }
 
 static int share_downgrade(struct share_client *sc, const char *fh, size_t len, uint32_t access,
 			   uint32_t deny)
 {
-	nfs_argop4 ops[2];
+	nfs_argop4 op;
 	struct v4_call call;
-	int st;
 
-	memset(ops, 0, sizeof(ops));
-	putfh(&ops[0], fh, len);
-	ops[1].argop = OP_OPEN_DOWNGRADE;
-	ops[1].nfs_argop4_u.opopen_downgrade.open_stateid = sc->stateid;
-	ops[1].nfs_argop4_u.opopen_downgrade.seqid = sc->seqid;
-	ops[1].nfs_argop4_u.opopen_downgrade.share_access = access;
-	ops[1].nfs_argop4_u.opopen_downgrade.share_deny = deny;
-	st = v4_compound(sc->nfs, ops, 2, &call);
-	if (st >= 0)
-		sc->seqid++;
-	if (st == NFS4_OK)
-		sc->stateid = call.stateid;
-	return st;
+	memset(&op, 0, sizeof(op));
+	op.argop = OP_OPEN_DOWNGRADE;
+	op.nfs_argop4_u.opopen_downgrade.open_stateid = sc->stateid;
+	op.nfs_argop4_u.opopen_downgrade.seqid = sc->seqid;
+	op.nfs_argop4_u.opopen_downgrade.share_access = access;
+	op.nfs_argop4_u.opopen_downgrade.share_deny = deny;
+	return share_op(sc, fh, len, &op, &call);
 }
 
 static int share_close(struct share_client *sc, const char *fh, size_t len)
 {
-	nfs_argop4 ops[2];
+	nfs_argop4 op;
 	struct v4_call call;
-	int st;
 
-	memset(ops, 0, sizeof(ops));
-	putfh(&ops[0], fh, len);
-	ops[1].argop = OP_CLOSE;
-	ops[1].nfs_argop4_u.opclose.seqid = sc->seqid;
-	ops[1].nfs_argop4_u.opclose.open_stateid = sc->stateid;
-	st = v4_compound(sc->nfs, ops, 2, &call);
-	if (st >= 0)
-		sc->seqid++;
-	return st;
+	memset(&op, 0, sizeof(op));
+	op.argop = OP_CLOSE;
+	op.nfs_argop4_u.opclose.seqid = sc->seqid;
+	op.nfs_argop4_u.opclose.open_stateid = sc->stateid;
+	return share_op(sc, fh, len, &op, &call);
 }
 
 /* Opens path with libnfs (deny NONE): 0, or the error string holds why. */
@@ -1564,11 +1446,9 @@ static void t_store_outage(void *ctx)
  * and asks clients to retry (JUKEBOX) until the store answers; then it
  * serves, without a restart. (Ganesha 4.3 never retries an export that failed
  * to be created, so the plugin must not fail it.) */
-static bool log_has(const char *log, const char *needle);
-
 static void t_store_down_at_start(void *ctx)
 {
-	char dir[DIR_MAX + 32], snippet[DIR_MAX + 32], conf[4096], fsal[2048], args[4 * DIR_MAX];
+	char dir[DIR_MAX + 32], snippet[DIR_MAX + 32], conf[4096], fsal[2048];
 	char log[DIR_MAX + 48];
 	int saved_nfs = nfs_port, saved_mnt = mnt_port, r = 0;
 	struct nfs_context *nfs = NULL;
@@ -1576,15 +1456,14 @@ static void t_store_down_at_start(void *ctx)
 	(void)ctx;
 
 	snprintf(dir, sizeof(dir), "%s/ganesha-late", work_dir);
-	store_lines(fsal, sizeof(fsal), "store-late");
+	store_lines(fsal, sizeof(fsal), "nfs", "store-late");
 	export_block(conf, sizeof(conf), 1, "/zerofs", fsal);
 	snprintf(snippet, sizeof(snippet), "%s/late-exports.conf", work_dir);
 	REQUIRE(write_file(snippet, conf));
-	snprintf(args, sizeof(args), "--fsal-dir '%s' --export-snippet '%s'", plugin_dir, snippet);
 	snprintf(log, sizeof(log), "%s/ganesha.log", dir);
 
 	REQUIRE(rgw_ctl(&rgw, "stop-gw") == 0);
-	bool started = ganesha("start", dir, args) && read_env_of(dir, &nfs_port, &mnt_port);
+	bool started = ganesha_start(dir, snippet) && read_env_of(dir, &nfs_port, &mnt_port);
 	CHECK_MSG(started, "ganesha did not start with its store down (see %s)", log);
 	CHECK(log_has(log, "is unreachable; the export is created"));
 	if (started) {
@@ -1646,26 +1525,13 @@ static void t_store_down_at_start(void *ctx)
 
 /* ---- fencing: a second server opens the same store -------------------------- */
 
-static int count_lines(const char *log, const char *needle)
-{
-	FILE *f = fopen(log, "r");
-	char line[2048];
-	int n = 0;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* ctx: a v3 client of the first server's /zerofs. A second ganesha opening
  * the same store fences the first: its changes then fail with EROFS (logged
  * once), and the second serves everything the first had committed. */
 static void t_fenced(void *ctx)
 {
 	struct client *c = ctx;
-	char dir[DIR_MAX + 32], snippet[DIR_MAX + 32], conf[4096], fsal[2048], args[4 * DIR_MAX];
+	char dir[DIR_MAX + 32], snippet[DIR_MAX + 32], conf[4096], fsal[2048];
 	char log[DIR_MAX + 48];
 	int saved_nfs = nfs_port, saved_mnt = mnt_port, r;
 	struct nfs_context *second;
@@ -1674,12 +1540,11 @@ static void t_fenced(void *ctx)
 	size_t len = 0;
 
 	snprintf(dir, sizeof(dir), "%s/ganesha-fence", work_dir);
-	store_lines(fsal, sizeof(fsal), "store-sync");
+	store_lines(fsal, sizeof(fsal), "nfs", "store-sync");
 	export_block(conf, sizeof(conf), 1, "/zerofs", fsal);
 	snprintf(snippet, sizeof(snippet), "%s/fence-exports.conf", work_dir);
 	REQUIRE(write_file(snippet, conf));
-	snprintf(args, sizeof(args), "--fsal-dir '%s' --export-snippet '%s'", plugin_dir, snippet);
-	REQUIRE(ganesha("start", dir, args));
+	REQUIRE(ganesha_start(dir, snippet));
 
 	r = nfs_mkdir(c->nfs, "/fenced-mkdir");
 	CHECK_MSG(r == -EROFS, "mkdir on the fenced server -> %d (%s), want -EROFS", r,
@@ -1709,23 +1574,10 @@ static void t_fenced(void *ctx)
 
 /* ---- config validation: bad FSAL blocks fail their export, naming the key ---- */
 
-static bool log_has(const char *log, const char *needle)
-{
-	FILE *f = fopen(log, "r");
-	char line[2048];
-	bool found = false;
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 static void t_config_errors(void *ctx)
 {
 	char dir[DIR_MAX + 16], snippet[DIR_MAX + 32], conf[16384], blk[2048], fsal[1536];
-	char args[4 * DIR_MAX], log[DIR_MAX + 48];
+	char log[DIR_MAX + 48];
 	size_t n = 0;
 	static const struct {
 		const char *fsal, *expect;
@@ -1764,9 +1616,8 @@ static void t_config_errors(void *ctx)
 	}
 	snprintf(snippet, sizeof(snippet), "%s/cfg-exports.conf", work_dir);
 	REQUIRE(write_file(snippet, conf));
-	snprintf(args, sizeof(args), "--fsal-dir '%s' --export-snippet '%s'", plugin_dir, snippet);
 	setenv("GANESHA_ALLOW_CONFIG_ERRORS", "1", 1);
-	bool started = ganesha("start", dir, args);
+	bool started = ganesha_start(dir, snippet);
 	unsetenv("GANESHA_ALLOW_CONFIG_ERRORS");
 	CHECK_MSG(started, "ganesha with one good and %zu bad exports did not start",
 		  sizeof(bad) / sizeof(bad[0]));
@@ -1848,13 +1699,22 @@ static void t_mount_failed(void *ctx)
 
 static int run_all(void);
 
+/* After the run, whatever happened to it: stop every ganesha it started. */
+static void stop_all(void)
+{
+	const char *dirs[] = { "ganesha", "ganesha-fence", "ganesha-cfg" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char d[DIR_MAX + 32];
+		snprintf(d, sizeof(d), "%s/%s", work_dir, dirs[i]);
+		if (!ganesha_stop_if_set_up(d))
+			fprintf(stderr, "could not stop the ganesha in %s\n", d);
+	}
+}
+
 /* The tests run in a child: whatever happens to it (a crash in libnfs, a
  * failed check), the parent stops every ganesha the run started. */
 int main(int argc, char **argv)
 {
-	char cmd[4 * DIR_MAX];
-	char rp[PATH_MAX];
-
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [filter]\n", argv[0]);
 		return 2;
@@ -1863,49 +1723,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_nfs needs root (ganesha with a private rpcbind)\n");
 		return 1;
 	}
-	if (strlen(argv[3]) >= DIR_MAX || !realpath(argv[1], rp) || strlen(rp) >= DIR_MAX ||
-	    !strcpy(src_dir, rp) || !realpath(argv[2], rp) || strlen(rp) >= DIR_MAX ||
-	    !strcpy(plugin_dir, rp)) {
+	if (!hn_set_dirs(argv[1], argv[2], argv[3])) {
 		fprintf(stderr, "bad SRC_DIR, PLUGIN_DIR or WORK_DIR (absolute paths under %d bytes)\n",
 			DIR_MAX);
 		return 2;
 	}
-	snprintf(work_dir, sizeof(work_dir), "%s", argv[3]);
-	int arg = 4;
-	if (argc > arg && !strcmp(argv[arg], "--rgw")) {
-		use_rgw = true;
-		arg++;
-		if (!rgw_env_load(&rgw))
-			return 1;
-	}
-	if (argc > arg)
-		tl_set_filter(argv[arg]);
-	seed = tl_seed();
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	fflush(NULL);
-	pid_t child = fork();
-	if (child < 0)
+	if (!hn_parse_options(argc, argv, 4))
 		return 1;
-	if (child == 0)
-		_exit(run_all());
-	int status = 0;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-	}
-	snprintf(gdir, sizeof(gdir), "%s/ganesha", work_dir);
-	const char *dirs[] = { "ganesha", "ganesha-fence", "ganesha-cfg" };
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char d[DIR_MAX + 32];
-		snprintf(d, sizeof(d), "%s/%s", work_dir, dirs[i]);
-		snprintf(cmd, sizeof(cmd), "test ! -f '%s/ganesha.conf' || bash '%s/scripts/ganesha.sh' stop '%s' >/dev/null", d, src_dir, d);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not stop the ganesha in %s\n", d);
-	}
-	if (WIFSIGNALED(status)) {
-		printf("FAIL the test process died of signal %d\n", WTERMSIG(status));
-		return 1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	return hn_run_in_child(run_all, stop_all);
 }
 
 static int run_all(void)
@@ -1913,24 +1738,14 @@ static int run_all(void)
 	char cmd[4 * DIR_MAX];
 
 	snprintf(gdir, sizeof(gdir), "%s/ganesha", work_dir);
-	snprintf(cmd, sizeof(cmd), "bash '%s/scripts/ganesha.sh' stop '%s' >/dev/null 2>&1", src_dir,
-		 gdir);
-	if (system(cmd) != 0) { /* a leftover instance of an earlier run */
+	if (!ganesha("stop", gdir, ">/dev/null 2>&1")) { /* a leftover instance of an earlier run */
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", work_dir, work_dir);
 	if (system(cmd) != 0)
 		return 1;
 	if (use_rgw) {
-		char cred[DIR_MAX + 16];
-		FILE *f;
-		snprintf(cred, sizeof(cred), "%s/s3.cred", work_dir);
-		mode_t old = umask(077);
-		f = fopen(cred, "w");
-		umask(old);
-		if (!f)
+		if (!hn_write_cred())
 			return 1;
-		fprintf(f, "access_key = %s\nsecret_key = %s\n", rgw.access_key, rgw.secret_key);
-		fclose(f);
 		printf("stores: prefixes nfs-%llx/ in s3://%s at %s\n", seed, rgw.bucket, rgw.endpoint);
 	}
 	if (!start_server()) {
