@@ -106,7 +106,7 @@ static const struct str_key str_keys[] = {
 int zfs_store_config_set(struct zfs_store_config *c, const char *key, const char *v, char *err,
 			 size_t errlen)
 {
-	bool b;
+	bool b = false;
 	int e;
 	if (!strcasecmp(key, "Name"))
 		return 0;

@@ -815,42 +815,44 @@ struct gc_progress {
 	uint64_t examined;
 };
 
+struct sweep_walk {
+	struct lsm_db *db;
+	size_t prefix_len;
+	bool (*keep)(struct lsm_db *, void *, uint64_t);
+	void *ctx;
+	struct gc_progress *pr;
+	uint64_t *deleted, now;
+};
+
+static zs3_status sweep_entry(void *ctx, const struct zs3_entry *e)
+{
+	struct sweep_walk *w = ctx;
+	const char *num = e->key + w->prefix_len;
+	char *end;
+	uint64_t id;
+	zs3_status zst;
+
+	w->pr->examined++;
+	if (w->pr->fn)
+		w->pr->fn(w->pr->ctx, w->pr->examined, *w->deleted);
+	id = strtoull(num, &end, 10);
+	if (end - num != 20 || w->keep(w->db, w->ctx, id))
+		return ZS3_OK;
+	if (e->mtime_ms <= 0 || w->now - (uint64_t)e->mtime_ms < w->db->o.gc_min_age_ms)
+		return ZS3_OK;
+	if ((zst = zs3_delete(w->db->store, e->key)))
+		return zst;
+	(*w->deleted)++;
+	return ZS3_OK;
+}
+
 static lsm_status sweep(struct lsm_db *db, const char *prefix, bool (*keep)(struct lsm_db *, void *, uint64_t),
 			void *ctx, struct gc_progress *pr, uint64_t *deleted)
 {
-	char after[ZS3_KEY_MAX + 1] = "";
-	uint64_t now = lsm_wall_ms();
-	for (;;) {
-		struct zs3_list l;
-		zs3_status zst = zs3_list(db->store, prefix, after[0] ? after : NULL, 1000, &l);
-		if (zst)
-			return lsm_from_zs3(zst);
-		for (size_t i = 0; i < l.count; i++) {
-			const char *num = l.entries[i].key + strlen(prefix);
-			pr->examined++;
-			if (pr->fn)
-				pr->fn(pr->ctx, pr->examined, *deleted);
-			char *end;
-			uint64_t id = strtoull(num, &end, 10);
-			if (end - num != 20 || keep(db, ctx, id))
-				continue;
-			if (l.entries[i].mtime_ms <= 0 ||
-			    now - (uint64_t)l.entries[i].mtime_ms < db->o.gc_min_age_ms)
-				continue;
-			zst = zs3_delete(db->store, l.entries[i].key);
-			if (zst) {
-				zs3_list_free(&l);
-				return lsm_from_zs3(zst);
-			}
-			(*deleted)++;
-		}
-		bool more = l.truncated && l.count;
-		if (more)
-			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
-		zs3_list_free(&l);
-		if (!more)
-			return LSM_OK;
-	}
+	struct sweep_walk w = { db, strlen(prefix), keep, ctx, pr, deleted, lsm_wall_ms() };
+	zs3_status zst = zs3_list_each(db->store, prefix, NULL, sweep_entry, &w);
+
+	return zst ? lsm_from_zs3(zst) : LSM_OK;
 }
 
 struct gc_ctx {

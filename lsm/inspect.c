@@ -81,45 +81,60 @@ static bool numbered(const char *key, const char *prefix, const char *suffix, ui
 	return end == num + 20 && strcmp(end, suffix) == 0;
 }
 
+struct census_walk {
+	struct lsm_object_census *c;
+	lsm_progress_fn fn;
+	void *fn_ctx;
+	uint64_t examined;
+};
+
+static zs3_status census_entry(void *ctx, const struct zs3_entry *e)
+{
+	struct census_walk *w = ctx;
+	struct lsm_object_census *c = w->c;
+	uint64_t id;
+
+	if (numbered(e->key, "manifest/", "", &id)) {
+		c->manifests++;
+		c->manifest_bytes += e->size;
+	} else if (numbered(e->key, "wal/", ".wal", &id)) {
+		c->wals++;
+		c->wal_bytes += e->size;
+	} else if (numbered(e->key, "sst/", ".sst", &id)) {
+		c->ssts++;
+		c->sst_bytes += e->size;
+	} else {
+		c->others++;
+		c->other_bytes += e->size;
+	}
+	if (e->mtime_ms > c->newest_mtime_ms)
+		c->newest_mtime_ms = e->mtime_ms;
+	if (w->fn)
+		w->fn(w->fn_ctx, ++w->examined, 0);
+	return ZS3_OK;
+}
+
 lsm_status lsm_census(struct zs3_store *store, lsm_progress_fn fn, void *fn_ctx,
 		      struct lsm_object_census *c)
 {
-	char after[ZS3_KEY_MAX + 1] = "";
-	uint64_t examined = 0;
+	struct census_walk w = { c, fn, fn_ctx, 0 };
+	zs3_status zst;
+
 	memset(c, 0, sizeof(*c));
-	for (;;) {
-		struct zs3_list l;
-		zs3_status zst = zs3_list(store, "", after[0] ? after : NULL, 1000, &l);
-		if (zst)
-			return lsm_from_zs3(zst);
-		for (size_t i = 0; i < l.count; i++) {
-			const struct zs3_entry *e = &l.entries[i];
-			uint64_t id;
-			if (numbered(e->key, "manifest/", "", &id)) {
-				c->manifests++;
-				c->manifest_bytes += e->size;
-			} else if (numbered(e->key, "wal/", ".wal", &id)) {
-				c->wals++;
-				c->wal_bytes += e->size;
-			} else if (numbered(e->key, "sst/", ".sst", &id)) {
-				c->ssts++;
-				c->sst_bytes += e->size;
-			} else {
-				c->others++;
-				c->other_bytes += e->size;
-			}
-			if (e->mtime_ms > c->newest_mtime_ms)
-				c->newest_mtime_ms = e->mtime_ms;
-			if (fn)
-				fn(fn_ctx, ++examined, 0);
-		}
-		bool more = l.truncated && l.count;
-		if (more)
-			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
-		zs3_list_free(&l);
-		if (!more)
-			return LSM_OK;
+	zst = zs3_list_each(store, "", NULL, census_entry, &w);
+	return zst ? lsm_from_zs3(zst) : LSM_OK;
+}
+
+static zs3_status newest_wal(void *ctx, const struct zs3_entry *e)
+{
+	struct lsm_activity *a = ctx;
+	uint64_t id;
+
+	if (numbered(e->key, "wal/", ".wal", &id) && id >= a->newest_wal_id) {
+		a->newest_wal_id = id;
+		a->newest_wal_mtime_ms = e->mtime_ms;
 	}
+	return ZS3_OK;
 }
 
 lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *a)
@@ -145,22 +160,6 @@ lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *a)
 	if (m.wal_flushed > 1)
 		lsm_wal_key(m.wal_flushed - 1, after);
 	lsm_manifest_free(&m);
-	for (;;) {
-		struct zs3_list l;
-		if ((zst = zs3_list(store, "wal/", after[0] ? after : NULL, 1000, &l)))
-			return lsm_from_zs3(zst);
-		for (size_t i = 0; i < l.count; i++) {
-			uint64_t id;
-			if (numbered(l.entries[i].key, "wal/", ".wal", &id) && id >= a->newest_wal_id) {
-				a->newest_wal_id = id;
-				a->newest_wal_mtime_ms = l.entries[i].mtime_ms;
-			}
-		}
-		bool more = l.truncated && l.count;
-		if (more)
-			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
-		zs3_list_free(&l);
-		if (!more)
-			return LSM_OK;
-	}
+	zst = zs3_list_each(store, "wal/", after[0] ? after : NULL, newest_wal, a);
+	return zst ? lsm_from_zs3(zst) : LSM_OK;
 }

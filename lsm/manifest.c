@@ -310,29 +310,25 @@ lsm_status lsm_from_zs3(zs3_status st)
 	}
 }
 
+static zs3_status newest_manifest(void *ctx, const struct zs3_entry *e)
+{
+	uint64_t *id = ctx;
+	const char *k = e->key + strlen("manifest/");
+	char *end;
+	uint64_t v = strtoull(k, &end, 10);
+
+	if (*end == '\0' && end - k == 20 && v > *id)
+		*id = v; /* anything else under manifest/ is not ours */
+	return ZS3_OK;
+}
+
 lsm_status lsm_manifest_latest_id(struct zs3_store *s, uint64_t *id)
 {
-	char after[ZS3_KEY_MAX + 1] = "";
+	zs3_status zst;
+
 	*id = 0;
-	for (;;) {
-		struct zs3_list l;
-		zs3_status zst = zs3_list(s, "manifest/", after[0] ? after : NULL, 1000, &l);
-		if (zst)
-			return lsm_from_zs3(zst);
-		for (size_t i = 0; i < l.count; i++) {
-			const char *k = l.entries[i].key + strlen("manifest/");
-			char *end;
-			uint64_t v = strtoull(k, &end, 10);
-			if (*end == '\0' && end - k == 20 && v > *id)
-				*id = v; /* anything else under manifest/ is not ours */
-		}
-		bool more = l.truncated && l.count > 0;
-		if (more)
-			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
-		zs3_list_free(&l);
-		if (!more)
-			return LSM_OK;
-	}
+	zst = zs3_list_each(s, "manifest/", NULL, newest_manifest, id);
+	return zst ? lsm_from_zs3(zst) : LSM_OK;
 }
 
 lsm_status lsm_manifest_load(struct zs3_store *s, uint64_t id, struct lsm_manifest *m)

@@ -314,6 +314,30 @@ zs3_status zs3_list(struct zs3_store *s, const char *prefix, const char *start_a
 	return s->ops->list(s, prefix ? prefix : "", start_after, max_keys, out);
 }
 
+zs3_status zs3_list_each(struct zs3_store *s, const char *prefix, const char *start_after,
+			 zs3_entry_fn fn, void *ctx)
+{
+	char after[ZS3_KEY_MAX + 1];
+
+	for (;;) {
+		struct zs3_list l;
+		zs3_status st = zs3_list(s, prefix, start_after, 1000, &l);
+
+		if (st)
+			return st;
+		for (size_t i = 0; i < l.count && !st; i++)
+			st = fn(ctx, &l.entries[i]);
+		bool more = !st && l.truncated && l.count > 0;
+		if (more) {
+			snprintf(after, sizeof(after), "%s", l.entries[l.count - 1].key);
+			start_after = after;
+		}
+		zs3_list_free(&l);
+		if (!more)
+			return st;
+	}
+}
+
 void zs3_stats(struct zs3_store *s, struct zs3_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -147,6 +147,12 @@ zs3_status zs3_delete(struct zs3_store *s, const char *key);
  * from the start), at most max_keys (1..1000). On error *out is empty. */
 zs3_status zs3_list(struct zs3_store *s, const char *prefix, const char *start_after,
 		    unsigned max_keys, struct zs3_list *out);
+/* Calls fn for every key under prefix after start_after (NULL = from the
+ * start), in key order, listing page by page. fn returns ZS3_OK to go on;
+ * anything else stops the walk and is returned. */
+typedef zs3_status (*zs3_entry_fn)(void *ctx, const struct zs3_entry *e);
+zs3_status zs3_list_each(struct zs3_store *s, const char *prefix, const char *start_after,
+			 zs3_entry_fn fn, void *ctx);
 void zs3_stats(struct zs3_store *s, struct zs3_stats *out);
 /* A one-line description for logs, e.g. "s3://bucket/prefix at http://host" (no secrets). */
 const char *zs3_describe(struct zs3_store *s);

@@ -326,6 +326,25 @@ static void t_odd_keys(void *ctx)
 	zs3_buf_free(&b);
 }
 
+struct each_walk {
+	const char *prefix;
+	size_t seen, stop_at;
+	char last[1100];
+	bool ordered_set, ordered;
+};
+
+static zs3_status each_entry(void *ctx, const struct zs3_entry *e)
+{
+	struct each_walk *w = ctx;
+
+	if (!w->ordered_set)
+		w->ordered = w->ordered_set = true;
+	if (strcmp(e->key, w->last) <= 0 || strncmp(e->key, w->prefix, strlen(w->prefix)) != 0)
+		w->ordered = false;
+	snprintf(w->last, sizeof(w->last), "%s", e->key);
+	return ++w->seen == w->stop_at ? ZS3_EINVAL : ZS3_OK;
+}
+
 static void t_pagination(void *ctx)
 {
 	(void)ctx;
@@ -383,6 +402,14 @@ static void t_pagination(void *ctx)
 	ST(zs3_list(S, K("nothing-here/"), NULL, 10, &l), ZS3_OK);
 	CHECK(l.count == 0 && !l.truncated);
 	zs3_list_free(&l);
+	/* zs3_list_each walks every page in order, and stops when told */
+	struct each_walk w = { .prefix = prefix };
+	ST(zs3_list_each(S, prefix, NULL, each_entry, &w), ZS3_OK);
+	CHECK_MSG(w.seen == N && w.ordered, "zs3_list_each saw %zu of %d (ordered %d)", w.seen, N,
+		  w.ordered);
+	struct each_walk stop = { .prefix = prefix, .stop_at = 1500 };
+	ST(zs3_list_each(S, prefix, NULL, each_entry, &stop), ZS3_EINVAL);
+	CHECK(stop.seen == 1500);
 }
 
 static void t_stats(void *ctx)
