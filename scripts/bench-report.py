@@ -366,6 +366,19 @@ plot for [i=2:{n + 1}] "{dat}" using i:xtic(1) title columnheader(i), 1 with lin
             raise SystemExit("gnuplot failed")
 
     def notes(self):
+        fails = os.path.join(self.out, "raw", "failures.txt")
+        if os.path.exists(fails):
+            self.p("## Failures (results left out)")
+            self.p("")
+            self.p("A FUSE peer that failed a workload or returned wrong data (every read is checked) is listed "
+                   "here and its figures for that workload are left out; ZeroFS and FSAL_VFS failures stop the run.")
+            self.p("")
+            with open(fails) as f:
+                for line in f:
+                    w = line.rstrip("\n").split(" ", 2)
+                    if len(w) == 3:
+                        self.p(f"- {w[0]}, {w[1]}: `{w[2]}`")
+            self.p("")
         self.p("## Notes")
         self.p("")
         self.p("- libnfs 4.0 (Debian 12) speaks NFSv4.0 only (`nfs_set_version` has no minor version), so the v4 "
