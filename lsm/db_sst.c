@@ -49,6 +49,41 @@ static lsm_status append_range(struct lsm_buf *out, const uint8_t *p, size_t n)
 	return lsm_buf_append(out, p, n);
 }
 
+/* Appends [off, off + len) from the disk cache: LSM_ENOTFOUND on a miss. */
+static lsm_status read_cached(struct lsm_sst_source *src, uint64_t off, uint64_t len,
+			      struct lsm_buf *out)
+{
+	struct lsm_buf tmp = { 0 };
+	lsm_status st = lsm_object_cache_read(src->db->object_cache, src->key, off, len, &tmp);
+
+	if (st == LSM_OK)
+		st = append_range(out, tmp.data, tmp.len);
+	lsm_buf_free(&tmp);
+	return st;
+}
+
+/* Fetches the whole object into the disk cache and appends the range. */
+static lsm_status fetch_whole(struct lsm_sst_source *src, uint64_t off, uint64_t len,
+			      struct lsm_buf *out)
+{
+	struct lsm_db *db = src->db;
+	struct zs3_buf b = { 0 };
+	lsm_status st;
+	zs3_status zst = zs3_get(db->store, src->key, zs3_range_all(), &b, NULL);
+
+	if (zst) {
+		st = lsm_from_zs3(zst);
+	} else if (b.len != src->size || off + len > b.len) {
+		st = lsm_fail(LSM_ECORRUPT, "SST %s has %zu bytes, the manifest says %" PRIu64,
+			      src->key, b.len, src->size);
+	} else {
+		(void)lsm_object_cache_insert(db->object_cache, src->key, b.data, b.len);
+		st = append_range(out, b.data + off, len);
+	}
+	zs3_buf_free(&b);
+	return st;
+}
+
 /* lsm_read_fn: appends [off, off + len) of the SST to out. */
 static lsm_status read_sst(void *ctx, uint64_t off, uint64_t len, struct lsm_buf *out)
 {
@@ -59,38 +94,20 @@ static lsm_status read_sst(void *ctx, uint64_t off, uint64_t len, struct lsm_buf
 	zs3_status zst;
 
 	if (db->object_cache) {
-		struct lsm_buf tmp = { 0 };
-		if (lsm_object_cache_read(db->object_cache, src->key, off, len, &tmp) == LSM_OK) {
-			atomic_fetch_add(&db->stats.disk_hits, 1);
-			st = append_range(out, tmp.data, tmp.len);
-			lsm_buf_free(&tmp);
+		if ((st = read_cached(src, off, len, out)) != LSM_ENOTFOUND) {
+			if (st == LSM_OK)
+				atomic_fetch_add(&db->stats.disk_hits, 1);
 			return st;
 		}
-		lsm_buf_free(&tmp);
 		atomic_fetch_add(&db->stats.disk_misses, 1);
 		if (src->size <= db->o.cache_dir_bytes / 4 && claim_fetch(src)) {
 			/* fetch the whole object once; later reads come from disk
 			 * (readers meanwhile read their ranges: one download of
-			 * the object, not one per concurrent reader) */
-			if (lsm_object_cache_read(db->object_cache, src->key, off, len, &tmp) == LSM_OK) {
-				/* the previous fetcher finished in between */
-				release_fetch(src);
-				st = append_range(out, tmp.data, tmp.len);
-				lsm_buf_free(&tmp);
-				return st;
-			}
-			lsm_buf_free(&tmp);
-			zst = zs3_get(db->store, src->key, zs3_range_all(), &b, NULL);
-			if (zst) {
-				st = lsm_from_zs3(zst);
-			} else if (b.len != src->size || off + len > b.len) {
-				st = lsm_fail(LSM_ECORRUPT, "SST %s has %zu bytes, the manifest says %" PRIu64,
-					      src->key, b.len, src->size);
-			} else {
-				(void)lsm_object_cache_insert(db->object_cache, src->key, b.data, b.len);
-				st = append_range(out, b.data + off, len);
-			}
-			zs3_buf_free(&b);
+			 * the object, not one per concurrent reader). The
+			 * previous fetcher may have finished in between. */
+			st = read_cached(src, off, len, out);
+			if (st == LSM_ENOTFOUND)
+				st = fetch_whole(src, off, len, out);
 			release_fetch(src);
 			return st;
 		}
