@@ -496,7 +496,7 @@ static fsal_status_t zerofs_lookup_path(struct fsal_export *exp_hdl, const char 
 		/* The store has not answered yet: the export's root exists all
 		 * the same (its handle needs nothing from the store), with
 		 * attributes marked unreadable so that MDCACHE asks again. */
-		if (path[rl] != '\0' && strspn(path + rl, "/") != strlen(path + rl))
+		if (path[rl + strspn(path + rl, "/")] != '\0') /* a directory below it */
 			return zerofs_status(exp, EAGAIN, "lookup_path");
 		a = (struct zfs_attr){ .ino = ZFS_ROOT_INO, .type = ZFS_DIR };
 		*handle = &zerofs_alloc_handle(exp, &a)->obj_handle;
@@ -587,13 +587,14 @@ static fsal_status_t zerofs_get_dynamic_info(struct fsal_export *exp_hdl,
 					     fsal_dynamicfsinfo_t *info)
 {
 	struct zerofs_export *exp = zerofs_export_of(exp_hdl);
+	struct zfs *fs = zerofs_fs(exp);
 	struct zfs_statfs s;
 	int err;
 
 	(void)obj_hdl;
-	if (!zerofs_fs(exp))
+	if (!fs)
 		return zerofs_status(exp, EAGAIN, "statfs");
-	if ((err = zfs_statfs(zerofs_fs(exp), &s)))
+	if ((err = zfs_statfs(fs, &s)))
 		return zerofs_status(exp, err, "statfs");
 	memset(info, 0, sizeof(*info));
 	info->total_bytes = ZEROFS_VIRTUAL_BYTES;
