@@ -167,10 +167,25 @@ static int obj_getattr(struct zerofs_handle *h, struct zfs_attr *a)
 
 /* ---- "file descriptors": open modes only ----------------------------------- */
 
+/* ganesha's fd helpers (fsal_find_fd, fsal_reopen_obj) call these on three
+ * kinds of fd: the handle's global one (h->fd), the one after a state
+ * (state_fd), and a temporary one that the caller of fsal_find_fd supplies
+ * through its out_fd argument. The temporary one is used when the global fd
+ * is closed and the caller asked for FSAL_O_ANY (LOCKT, an unlock without
+ * a usable state), or when another thread holds the object's lock so the
+ * global fd cannot be reopened; the helpers then call open_func on *out_fd,
+ * and the caller must close it afterwards (closefd). So every caller of
+ * fsal_find_fd here passes a temporary fd of its own (zerofs_find_fd), never a
+ * NULL one: FSAL_MEM 4.3 passes an uninitialised pointer there, and this
+ * plugin once passed NULL, which a client's LOCKT turned into a SIGSEGV. */
 static fsal_status_t zerofs_open_func(struct fsal_obj_handle *obj_hdl, fsal_openflags_t openflags,
 				      struct fsal_fd *fd)
 {
 	(void)obj_hdl;
+	if (fd == NULL) { /* a caller broke the contract above: refuse, never crash */
+		LogCrit(COMPONENT_FSAL, "open_func called without an fd");
+		return fsalstat(ERR_FSAL_SERVERFAULT, 0);
+	}
 	fd->openflags = FSAL_O_NFS_FLAGS(openflags);
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
 }
@@ -178,10 +193,46 @@ static fsal_status_t zerofs_open_func(struct fsal_obj_handle *obj_hdl, fsal_open
 static fsal_status_t zerofs_close_func(struct fsal_obj_handle *obj_hdl, struct fsal_fd *fd)
 {
 	(void)obj_hdl;
-	if (fd->openflags == FSAL_O_CLOSED)
+	if (fd == NULL || fd->openflags == FSAL_O_CLOSED)
 		return fsalstat(ERR_FSAL_NOT_OPENED, 0);
 	fd->openflags = FSAL_O_CLOSED;
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
+}
+
+/* The result of zerofs_find_fd: the fd to use (the state's, the global one
+ * or temp), whether ganesha's helpers left obj_lock held for reading, and
+ * whether fd is the temporary one, to be closed when done. */
+struct found_fd {
+	struct fsal_fd temp;
+	struct fsal_fd *fd;
+	bool has_lock, closefd;
+};
+
+/* fsal_find_fd with a temporary fd of our own (see above). Returns with
+ * f->has_lock set if obj_lock is held: release with put_fd. */
+static fsal_status_t zerofs_find_fd(struct zerofs_handle *h, bool bypass, struct state_t *state,
+				    fsal_openflags_t openflags, bool open_for_locks,
+				    struct found_fd *f)
+{
+	bool reusing = false;
+
+	f->temp.openflags = FSAL_O_CLOSED;
+	f->fd = &f->temp;
+	f->has_lock = f->closefd = false;
+	return fsal_find_fd(&f->fd, &h->obj_handle, &h->fd, &h->share, bypass, state, openflags,
+			    zerofs_open_func, zerofs_close_func, &f->has_lock, &f->closefd,
+			    open_for_locks, &reusing);
+}
+
+/* Closes a temporary fd and releases obj_lock, as zerofs_find_fd left them
+ * (after a failure too: the helpers report what they hold either way). */
+static void put_fd(struct zerofs_handle *h, struct found_fd *f)
+{
+	if (f->closefd)
+		(void)zerofs_close_func(&h->obj_handle, f->fd);
+	if (f->has_lock)
+		PTHREAD_RWLOCK_unlock(&h->obj_handle.obj_lock);
+	f->closefd = f->has_lock = false;
 }
 
 static struct fsal_fd *state_fd(struct state_t *state)
@@ -497,17 +548,14 @@ static fsal_status_t zerofs_setattr2(struct fsal_obj_handle *obj_hdl, bool bypas
 	if (!zerofs_fs(h->exp))
 		return not_open(h->exp, "setattr");
 	if (FSAL_TEST_MASK(attrs->valid_mask, ATTR_SIZE)) {
+		struct found_fd f;
 		fsal_status_t st;
-		bool has_lock = false, closefd = false, reusing = false;
 
 		if (obj_hdl->type != REGULAR_FILE)
 			return fsalstat(ERR_FSAL_INVAL, EINVAL);
 		/* changing the size is a write: honour share reservations */
-		st = fsal_find_fd(NULL, obj_hdl, &h->fd, &h->share, bypass, state, FSAL_O_WRITE,
-				  zerofs_open_func, zerofs_close_func, &has_lock, &closefd, false,
-				  &reusing);
-		if (has_lock)
-			PTHREAD_RWLOCK_unlock(&obj_hdl->obj_lock);
+		st = zerofs_find_fd(h, bypass, state, FSAL_O_WRITE, false, &f);
+		put_fd(h, &f);
 		if (FSAL_IS_ERROR(st))
 			return st;
 	}
@@ -757,8 +805,8 @@ static void zerofs_read2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asyn
 			 struct fsal_io_arg *read_arg, void *caller_arg)
 {
 	struct zerofs_handle *h = zerofs_handle_of(obj_hdl);
-	struct fsal_fd *fd = NULL;
-	bool has_lock = false, closefd = false, reusing = false, eof = false;
+	struct found_fd f = { .has_lock = false };
+	bool eof = false;
 	uint64_t off = read_arg->offset;
 	fsal_status_t st;
 	int err = 0;
@@ -777,8 +825,7 @@ static void zerofs_read2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asyn
 		done_cb(obj_hdl, not_open(h->exp, "read"), read_arg, caller_arg);
 		return;
 	}
-	st = fsal_find_fd(&fd, obj_hdl, &h->fd, &h->share, bypass, read_arg->state, FSAL_O_READ,
-			  zerofs_open_func, zerofs_close_func, &has_lock, &closefd, false, &reusing);
+	st = zerofs_find_fd(h, bypass, read_arg->state, FSAL_O_READ, false, &f);
 	if (FSAL_IS_ERROR(st))
 		goto out;
 
@@ -798,10 +845,7 @@ static void zerofs_read2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asyn
 		st = zerofs_status(h->exp, err, "read");
 	read_arg->end_of_file = !err && eof;
 out:
-	if (closefd)
-		zerofs_close_func(obj_hdl, fd);
-	if (has_lock)
-		PTHREAD_RWLOCK_unlock(&obj_hdl->obj_lock);
+	put_fd(h, &f);
 	done_cb(obj_hdl, st, read_arg, caller_arg);
 }
 
@@ -809,8 +853,7 @@ static void zerofs_write2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asy
 			  struct fsal_io_arg *write_arg, void *caller_arg)
 {
 	struct zerofs_handle *h = zerofs_handle_of(obj_hdl);
-	struct fsal_fd *fd = NULL;
-	bool has_lock = false, closefd = false, reusing = false;
+	struct found_fd f = { .has_lock = false };
 	bool stable = write_arg->fsal_stable;
 	uint64_t off = write_arg->offset;
 	fsal_status_t st;
@@ -826,8 +869,7 @@ static void zerofs_write2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asy
 		done_cb(obj_hdl, not_open(h->exp, "write"), write_arg, caller_arg);
 		return;
 	}
-	st = fsal_find_fd(&fd, obj_hdl, &h->fd, &h->share, bypass, write_arg->state, FSAL_O_WRITE,
-			  zerofs_open_func, zerofs_close_func, &has_lock, &closefd, false, &reusing);
+	st = zerofs_find_fd(h, bypass, write_arg->state, FSAL_O_WRITE, false, &f);
 	if (FSAL_IS_ERROR(st))
 		goto out;
 
@@ -851,10 +893,7 @@ static void zerofs_write2(struct fsal_obj_handle *obj_hdl, bool bypass, fsal_asy
 	}
 	write_arg->fsal_stable = stable;
 out:
-	if (closefd)
-		zerofs_close_func(obj_hdl, fd);
-	if (has_lock)
-		PTHREAD_RWLOCK_unlock(&obj_hdl->obj_lock);
+	put_fd(h, &f);
 	done_cb(obj_hdl, st, write_arg, caller_arg);
 }
 
@@ -908,8 +947,8 @@ static fsal_status_t zerofs_lock_op2(struct fsal_obj_handle *obj_hdl, struct sta
 				     fsal_lock_param_t *conflicting_lock)
 {
 	struct zerofs_handle *h = zerofs_handle_of(obj_hdl);
-	struct fsal_fd *fd = NULL;
-	bool has_lock = false, closefd = false, reusing = false, bypass = false;
+	struct found_fd f;
+	bool bypass = false;
 	fsal_openflags_t openflags;
 	fsal_status_t st;
 
@@ -932,12 +971,8 @@ static fsal_status_t zerofs_lock_op2(struct fsal_obj_handle *obj_hdl, struct sta
 	default:
 		return fsalstat(ERR_FSAL_NOTSUPP, 0);
 	}
-	st = fsal_find_fd(&fd, obj_hdl, &h->fd, &h->share, bypass, state, openflags,
-			  zerofs_open_func, zerofs_close_func, &has_lock, &closefd, true, &reusing);
-	if (closefd && fd)
-		zerofs_close_func(obj_hdl, fd);
-	if (has_lock)
-		PTHREAD_RWLOCK_unlock(&obj_hdl->obj_lock);
+	st = zerofs_find_fd(h, bypass, state, openflags, true, &f);
+	put_fd(h, &f);
 	if (!FSAL_IS_ERROR(st) && lock_op == FSAL_OP_LOCKT && conflicting_lock)
 		conflicting_lock->lock_type = FSAL_NO_LOCK;
 	return st;
