@@ -12,7 +12,8 @@
 # directory (Debian: /usr/lib/x86_64-linux-gnu/ganesha), as an installed package is used.
 # The log level is GANESHA_LOG_LEVEL (default EVENT) unless the snippet has a LOG block. A start
 # whose log shows configuration errors (e.g. an EXPORT whose FSAL did not load) fails, unless
-# GANESHA_ALLOW_CONFIG_ERRORS=1. Start-up wait: GANESHA_START_TIMEOUT seconds (default 60).
+# GANESHA_ALLOW_CONFIG_ERRORS=1. Start-up wait: GANESHA_START_TIMEOUT seconds (default 60); how
+# long `stop` lets ganesha exit after SIGTERM before SIGKILL: GANESHA_STOP_TIMEOUT (default 10).
 # GANESHA_WRAPPER: a command prefix for ganesha.nfsd (valgrind; see inside_namespace).
 #
 # Isolation: ganesha must register with rpcbind when NFSv3 is on (failure is fatal), and rpcbind
@@ -27,7 +28,7 @@
 set -euo pipefail
 
 START_WAIT_S=${GANESHA_START_TIMEOUT:-60}
-STOP_WAIT_TENTHS=100
+STOP_WAIT_S=${GANESHA_STOP_TIMEOUT:-10}
 CONF_HEADER="# Written by zerofs scripts/ganesha.sh"
 
 log() { printf 'ganesha.sh: %s\n' "$*"; }
@@ -153,19 +154,34 @@ next_epoch() {
 }
 
 # gone NAME TENTHS: wait up to TENTHS/10 s for a daemon to exit; false if it is still there.
+# Whether any thread of process PID still runs. A thread-group leader that has exited while
+# other threads go on reads an empty command line, so `alive` says no while the process is still
+# exiting: valgrind writes its leak summary from such a thread, after the leader is gone.
+threads_running() {
+  local t state
+  for t in /proc/"$1"/task/*/stat; do
+    state=$(sed 's/.*) //; s/ .*//' "$t" 2>/dev/null || true)
+    case $state in "" | Z | X) ;; *) return 0 ;; esac
+  done
+  return 1
+}
+
+# gone NAME TENTHS: wait until NAME's process has exited entirely (every thread).
 gone() {
-  local n=$2
-  while alive "$1"; do [ $((n -= 1)) -ge 0 ] || return 1; sleep 0.1; done
+  local n=$2 pid; pid=$(pid_of "$1")
+  while alive "$1" || { [ -n "$pid" ] && threads_running "$pid"; }; do
+    [ $((n -= 1)) -ge 0 ] || return 1; sleep 0.1
+  done
   rm -f "$DIR/$1.pid"
 }
 
-# kill_daemon NAME [SIG]: SIG (default TERM, with CONT in case it is stopped), wait up to 10 s,
+# kill_daemon NAME [SIG]: SIG (default TERM, with CONT in case it is stopped), wait up to STOP_WAIT_S,
 # then KILL; dies if it survives that.
 kill_daemon() {
   local pid sig=${2:-TERM}; pid=$(pid_of "$1")
   if alive "$1"; then kill -"$sig" "$pid" 2>/dev/null || true; kill -CONT "$pid" 2>/dev/null || true; fi
-  gone "$1" $STOP_WAIT_TENTHS && return 0
-  log "$1 (pid $pid) ignored SIG$sig for 10 s: sending KILL"
+  gone "$1" $((STOP_WAIT_S * 10)) && return 0
+  log "$1 (pid $pid) ignored SIG$sig for $STOP_WAIT_S s: sending KILL"
   kill -KILL "$pid" 2>/dev/null || true
   gone "$1" 50 || die "$1 (pid $pid) is still running after SIGKILL"
 }

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The NFS tests (test_nfs, local stores) with every ganesha.nfsd they start running under
-# valgrind's memcheck, so that the plugin's memory errors and leaks in the real server fail the
-# test: each valgrind log must report 0 errors, and none may show a definite leak or an invalid
+# An NFS test program (test_nfs or test_v4_state, local stores) with every ganesha.nfsd it
+# starts running under valgrind's memcheck, so that the plugin's memory errors and leaks in the
+# real server fail the test: each valgrind log must report 0 errors, and none may show a definite leak or an invalid
 # access, including the instance the crash test SIGKILLs (it leaves no summary, but whatever it
 # reported before is checked).
-#   valgrind-nfs.sh TEST_NFS SRC_DIR PLUGIN_DIR WORK_DIR [filter]
+#   valgrind-nfs.sh TEST SRC_DIR PLUGIN_DIR WORK_DIR [filter]
 set -euo pipefail
-[ $# -ge 4 ] || { echo "usage: $0 TEST_NFS SRC_DIR PLUGIN_DIR WORK_DIR [filter]" >&2; exit 2; }
+[ $# -ge 4 ] || { echo "usage: $0 TEST SRC_DIR PLUGIN_DIR WORK_DIR [filter]" >&2; exit 2; }
 test_nfs=$1 src=$2 plugins=$3 work=$4 filter=${5:-}
 command -v valgrind >/dev/null || { echo "valgrind is not installed (scripts/setup.sh --test)" >&2; exit 1; }
 
 vg=$work/valgrind
 rm -rf "$vg" && mkdir -p "$vg"
 export GANESHA_START_TIMEOUT=240
+# memcheck's leak check runs after SIGTERM: let it finish before any SIGKILL
+export GANESHA_STOP_TIMEOUT=300
 export GANESHA_WRAPPER="valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 --errors-for-leak-kinds=definite --num-callers=40 --log-file=$vg/valgrind.%p.log"
 status=0
