@@ -1,6 +1,6 @@
 /*
  * tests/fs/test_metrics_core.c - the ganesha-free half of the metrics
- * (fsal_zerofs/metrics.h): address parsing, lock-free histograms under
+ * (fsal_zerofs/metrics/metrics.h): address parsing, lock-free histograms under
  * concurrent recording, the exposition format (read back by the strict
  * reader in tests/prom.c), and the HTTP server on 127.0.0.1 (200 on
  * /metrics, 404 elsewhere, 405 for other methods, a clean stop that leaves

@@ -1,4 +1,4 @@
-/* fsal_zerofs/store_config.c - see store_config.h */
+/* fsal_zerofs/fs/store_config.c - see store_config.h */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-3.0-or-later
 /*
- * fsal_zerofs/metrics_http.c - the metrics endpoint: libmicrohttpd on one
+ * fsal_zerofs/metrics/metrics_http.c - the metrics endpoint: libmicrohttpd on one
  * internal thread, on a socket we bind ourselves to exactly the configured
  * address (so that a bind error is ours to report, and IPv6 stays IPv6
  * only). GET (or HEAD) /metrics renders; anything else is 404 or 405.

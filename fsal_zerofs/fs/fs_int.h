@@ -1,5 +1,5 @@
 /*
- * fsal_zerofs/fs_int.h - what fs.c (namespace, attributes) and fs_data.c
+ * fsal_zerofs/fs/fs_int.h - what fs.c (namespace, attributes) and fs_data.c
  * (file contents) share.
  */
 #ifndef ZEROFS_FS_INT_H

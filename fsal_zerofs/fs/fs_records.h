@@ -1,5 +1,5 @@
 /*
- * fsal_zerofs/fs_records.h - how the filesystem lays its records out in the
+ * fsal_zerofs/fs/fs_records.h - how the filesystem lays its records out in the
  * LSM key space (docs/FORMAT.md, "Filesystem records"). One place for every
  * key and value encoding:
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 /*
- * fsal_zerofs/metrics.h - Prometheus metrics without ganesha: per-operation
+ * fsal_zerofs/metrics/metrics.h - Prometheus metrics without ganesha: per-operation
  * latency histograms (lock-free), the text exposition format 0.0.4, and a
  * small HTTP server (libmicrohttpd) that serves GET /metrics.
  *

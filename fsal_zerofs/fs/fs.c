@@ -1,5 +1,5 @@
 /*
- * fsal_zerofs/fs.c - opening the filesystem, attributes, and the namespace:
+ * fsal_zerofs/fs/fs.c - opening the filesystem, attributes, and the namespace:
  * lookup, create, link, remove, rename, readdir, readlink. See fs.h.
  */
 #include <errno.h>

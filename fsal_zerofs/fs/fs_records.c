@@ -1,4 +1,4 @@
-/* fsal_zerofs/fs_records.c - see fs_records.h and docs/FORMAT.md */
+/* fsal_zerofs/fs/fs_records.c - see fs_records.h and docs/FORMAT.md */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * fsal_zerofs/fs_data.c - file contents: 64 KiB chunks keyed by (ino, index).
+ * fsal_zerofs/fs/fs_data.c - file contents: 64 KiB chunks keyed by (ino, index).
  * A chunk holds the bytes from its start to the last byte ever written in it
  * (so the tail chunk of a file is usually short); an absent chunk, and the
  * part of a chunk past its stored length, read as zeros. A write touches only

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-3.0-or-later
 /*
- * fsal_zerofs/metrics.c - op histograms and the Prometheus text format
+ * fsal_zerofs/metrics/metrics.c - op histograms and the Prometheus text format
  * (exposition format 0.0.4: "# HELP", "# TYPE", then `name{labels} value`
  * lines; histograms as cumulative _bucket{le=...} series, _sum, _count).
  * No ganesha headers (metrics.h).
