@@ -684,7 +684,7 @@ fsal_status_t zerofs_create_export(struct fsal_module *fsal_hdl, void *parse_nod
 	pthread_cond_init(&exp->opener_cond, NULL);
 	zerofs_metrics_export_init(exp);
 
-	if (ZeroFS.config_bad) {
+	if (zerofs_module_of(fsal_hdl)->config_bad) {
 		LogCrit(COMPONENT_FSAL,
 			"export %u: not created: the ZEROFS {} block was refused (see the first error)",
 			id);

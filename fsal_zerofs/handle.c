@@ -73,7 +73,7 @@ struct zerofs_handle *zerofs_alloc_handle(struct zerofs_export *exp, const struc
 	put_le64(h->key + 1, h->ino);
 	put_le64(h->key + 9, zerofs_fh_tag(a->gen, a->ino));
 	fsal_obj_handle_init(&h->obj_handle, &exp->export, fsal_type(a->type));
-	h->obj_handle.obj_ops = &ZeroFS.handle_ops;
+	h->obj_handle.obj_ops = &zerofs_module_of(exp->export.fsal)->handle_ops;
 	h->obj_handle.fileid = a->ino;
 	h->obj_handle.fsid.major = exp->fsid;
 	h->obj_handle.fsid.minor = 0;

@@ -83,7 +83,12 @@ struct zerofs_module {
 	bool config_bad;       /* the ZEROFS {} block was refused: no export is created */
 };
 
-extern struct zerofs_module ZeroFS;
+extern struct zerofs_module ZeroFS; /* main.c; other files reach it through module_of() */
+
+static inline struct zerofs_module *zerofs_module_of(struct fsal_module *fsal)
+{
+	return container_of(fsal, struct zerofs_module, fsal);
+}
 
 /* ---- an export: one filesystem ------------------------------------------- */
 
@@ -189,7 +194,7 @@ void zerofs_metrics_export_fini(struct zerofs_export *exp); /* unlists, drops it
 bool zerofs_metrics_start(const char *address);
 void zerofs_metrics_stop(void);
 
-/* main.c: fs.h errno -> ganesha status (logs EROFS once, EIO with detail) */
+/* errors.c: fs.h errno -> ganesha status (logs EROFS once, EIO with detail) */
 fsal_status_t zerofs_status(struct zerofs_export *exp, int err, const char *what);
 /* Routes the s3/ logger into ganesha's log (COMPONENT_FSAL). */
 void zerofs_route_store_log(void);

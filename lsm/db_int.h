@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "block_cache.h"
+#include "clock.h"
 #include "lsm.h"
 #include "manifest.h"
 #include "memtable.h"
@@ -117,12 +118,6 @@ struct lsm_db {
 	} stats;
 };
 
-uint64_t lsm_now_ms(void);
-/* A bounded wait on a condvar made with CLOCK_MONOTONIC: every waiter in the
- * engine re-checks its condition at least this often, so a missed wake-up
- * delays it instead of hanging it. */
-void lsm_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, unsigned ms);
-uint64_t lsm_wall_ms(void);
 
 /* db_wal.c */
 void *lsm_wal_thread(void *arg);
@@ -133,7 +128,8 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id);
 /* Appends a committed batch to the pending WAL object (caller holds lock). */
 lsm_status lsm_wal_append(struct lsm_db *db, uint64_t first_seq, const struct lsm_batch *b);
 
-/* Records a fatal state (e.g. fenced) and wakes every waiter. Caller holds lock. */
+/* db_fatal.c: records a fatal state (e.g. fenced) and wakes every waiter.
+ * Caller holds lock. */
 void lsm_set_fatal(struct lsm_db *db, lsm_status st);
 
 /* db_flush.c */

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,125 +16,26 @@
 
 #define ZFS_LINK_MAX 65000u
 
-int zfs_errno(lsm_status st)
-{
-	switch (st) {
-	case LSM_OK: return 0;
-	case LSM_ENOTFOUND: return ENOENT;
-	case LSM_ETRANSIENT: return EAGAIN;
-	case LSM_EFENCED: return EROFS;
-	case LSM_EREADONLY: return EROFS;
-	case LSM_ENOMEM: return ENOMEM;
-	case LSM_EINVAL: return EINVAL;
-	case LSM_ECLOSED: return EAGAIN;
-	default: return EIO; /* corruption, permanent store errors */
-	}
-}
-
-void zfs_now(struct zfs_time *t)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t->sec = ts.tv_sec;
-	t->nsec = (uint32_t)ts.tv_nsec;
-}
-
-/* ---- transactions ---- */
-
-int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx)
-{
-	memset(tx, 0, sizeof(*tx));
-	tx->fs = fs;
-	tx->saved = fs->super;
-	tx->b = lsm_batch_new();
-	return tx->b ? 0 : ENOMEM;
-}
-
-void zfs_tx_put_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl, const void *v, size_t vl)
-{
-	if (!tx->err && lsm_batch_put(tx->b, k, kl, v, vl) != LSM_OK)
-		tx->err = ENOMEM;
-}
-
-void zfs_tx_del_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl)
-{
-	if (!tx->err && lsm_batch_delete(tx->b, k, kl) != LSM_OK)
-		tx->err = ENOMEM;
-}
-
-void zfs_tx_put_inode(struct zfs_tx *tx, const struct zfs_inode *in)
-{
-	uint8_t k[9];
-	size_t kl = zfs_key_inode(k, in->a.ino);
-	int e = zfs_inode_encode(in, &tx->scratch);
-	if (e && !tx->err)
-		tx->err = e;
-	zfs_tx_put_raw(tx, k, kl, tx->scratch.data, tx->scratch.len);
-}
-
-void zfs_tx_del_inode(struct zfs_tx *tx, uint64_t ino)
-{
-	uint8_t k[9];
-	zfs_tx_del_raw(tx, k, zfs_key_inode(k, ino));
-}
-
-static void tx_free(struct zfs_tx *tx)
-{
-	lsm_batch_free(tx->b);
-	lsm_buf_free(&tx->scratch);
-	tx->b = NULL;
-}
-
-void zfs_tx_abort(struct zfs_tx *tx)
-{
-	tx->fs->super = tx->saved;
-	tx_free(tx);
-}
-
-int zfs_tx_commit(struct zfs_tx *tx, bool durable)
-{
-	uint8_t k[1];
-	int err = tx->err;
-	if (!err) {
-		err = zfs_super_encode(&tx->fs->super, &tx->scratch);
-		if (!err)
-			zfs_tx_put_raw(tx, k, zfs_key_super(k), tx->scratch.data, tx->scratch.len);
-		err = tx->err;
-	}
-	/* Apply first; only a batch that was not applied rolls the in-memory
-	 * superblock back. Durability is a separate step: if the store fails
-	 * there, the change stands (visible, and durable once the store
-	 * recovers) and rolling back would hand out its inode number again. */
-	if (!err && (err = zfs_errno(lsm_write(tx->fs->db, tx->b, 0))))
-		tx->fs->super = tx->saved;
-	tx_free(tx);
-	if (!err && durable)
-		err = zfs_errno(lsm_flush(tx->fs->db));
-	return err;
-}
-
-/* ---- records ---- */
-
-int zfs_load_inode(struct zfs *fs, uint64_t ino, struct zfs_inode *in)
-{
-	uint8_t k[9];
-	struct lsm_buf v = { 0 };
-	int err = zfs_errno(lsm_get(fs->db, k, zfs_key_inode(k, ino), &v));
-	if (!err)
-		err = zfs_inode_decode(v.data, v.len, ino, in);
-	lsm_buf_free(&v);
-	return err == ENOENT ? ESTALE : err;
-}
-
 static int load_dirent(struct zfs *fs, uint64_t dir, const char *name, struct zfs_dirent *d)
 {
-	uint8_t k[9 + ZFS_NAME_MAX];
+	uint8_t k[ZFS_KEY_DIRENT_MAX];
 	struct lsm_buf v = { 0 };
 	int err = zfs_errno(lsm_get(fs->db, k, zfs_key_dirent(k, dir, name, strlen(name)), &v));
-	if (!err)
-		err = zfs_dirent_decode(v.data, v.len, d);
+	if (!err && zfs_dirent_decode(v.data, v.len, d))
+		err = zfs_damaged("directory %" PRIu64 ", entry \"%s\": malformed record (%zu bytes)",
+				  dir, name, v.len);
 	lsm_buf_free(&v);
 	return err;
+}
+
+/* An entry whose inode is gone is damage, not a stale handle: EIO. */
+static int dangling(int err, uint64_t dir, const char *name, uint64_t ino)
+{
+	if (err != ESTALE)
+		return err;
+	return zfs_damaged("directory %" PRIu64 ", entry \"%s\": names inode %" PRIu64
+			   ", which does not exist",
+			   dir, name, ino);
 }
 
 static int check_name(const char *name)
@@ -167,7 +69,7 @@ static void touch(struct zfs_inode *in, bool mtime)
 static void tx_add_entry(struct zfs_tx *tx, struct zfs_inode *dir, const char *name,
 			 uint64_t ino, enum zfs_type type)
 {
-	uint8_t k[9 + ZFS_NAME_MAX];
+	uint8_t k[ZFS_KEY_DIRENT_MAX];
 	size_t len = strlen(name);
 	struct zfs_dirent d = { ino, dir->next_cookie++, type };
 	int e = zfs_dirent_encode(&d, &tx->scratch);
@@ -184,7 +86,7 @@ static void tx_add_entry(struct zfs_tx *tx, struct zfs_inode *dir, const char *n
 static void tx_del_entry(struct zfs_tx *tx, uint64_t dir, const char *name,
 			 const struct zfs_dirent *d)
 {
-	uint8_t k[9 + ZFS_NAME_MAX];
+	uint8_t k[ZFS_KEY_DIRENT_MAX];
 	zfs_tx_del_raw(tx, k, zfs_key_dirent(k, dir, name, strlen(name)));
 	zfs_tx_del_raw(tx, k, zfs_key_cookie(k, dir, d->cookie));
 }
@@ -195,7 +97,7 @@ int zfs_open(struct lsm_db *db, struct zfs **out)
 {
 	struct zfs *fs = calloc(1, sizeof(*fs));
 	struct lsm_buf v = { 0 };
-	uint8_t k[9];
+	uint8_t k[ZFS_KEY_SUPER_LEN];
 	int err;
 
 	*out = NULL;
@@ -205,7 +107,8 @@ int zfs_open(struct lsm_db *db, struct zfs **out)
 	pthread_mutex_init(&fs->lock, NULL);
 	err = zfs_errno(lsm_get(db, k, zfs_key_super(k), &v));
 	if (!err) {
-		err = zfs_super_decode(v.data, v.len, &fs->super);
+		if (zfs_super_decode(v.data, v.len, &fs->super))
+			err = zfs_damaged("superblock: malformed record (%zu bytes)", v.len);
 	} else if (err == ENOENT) {
 		/* a new filesystem: the root directory and the superblock, at once */
 		struct zfs_tx tx;
@@ -244,23 +147,6 @@ void zfs_close(struct zfs *fs)
 
 /* ---- attributes and lookup ---- */
 
-int zfs_getattr(struct zfs *fs, uint64_t ino, struct zfs_attr *attr)
-{
-	struct zfs_inode in;
-	int err = zfs_load_inode(fs, ino, &in);
-	if (!err) {
-		*attr = in.a;
-		zfs_inode_free(&in);
-	}
-	return err;
-}
-
-int zfs_getattr_gen(struct zfs *fs, uint64_t ino, uint64_t gen, struct zfs_attr *attr)
-{
-	int err = zfs_getattr(fs, ino, attr);
-	return !err && attr->gen != gen ? ESTALE : err;
-}
-
 int zfs_lookup(struct zfs *fs, uint64_t dir, const char *name, struct zfs_attr *attr)
 {
 	struct zfs_dirent d;
@@ -282,8 +168,7 @@ int zfs_lookup(struct zfs *fs, uint64_t dir, const char *name, struct zfs_attr *
 		return ENOTDIR;
 	if ((err = load_dirent(fs, dir, name, &d)))
 		return err;
-	err = zfs_getattr(fs, d.ino, attr);
-	return err == ESTALE ? EIO : err; /* an entry pointing nowhere is damage */
+	return dangling(zfs_getattr(fs, d.ino, attr), dir, name, d.ino);
 }
 
 int zfs_readlink(struct zfs *fs, uint64_t ino, char *buf, size_t cap, size_t *len)
@@ -411,15 +296,14 @@ out:
 /* Does directory ino have any entry? */
 static int dir_is_empty(struct zfs *fs, uint64_t ino, bool *empty)
 {
-	uint8_t prefix[9];
-	struct lsm_read_options ro = { 0 };
+	uint8_t start[ZFS_KEY_PREFIX_LEN];
 	struct lsm_db_iter *it;
 	lsm_status st;
-	ro.prefix = prefix;
-	ro.prefix_len = zfs_key_dirent(prefix, ino, "", 0); /* 'd' + ino: all its entries */
-	if ((st = lsm_iterator(fs->db, &ro, &it)))
-		return zfs_errno(st);
-	lsm_db_iter_seek_first(it);
+	int err;
+
+	/* 'd' + ino: the first of its entries, if any */
+	if ((err = zfs_iter_from(fs, start, zfs_key_dirent(start, ino, "", 0), &it)))
+		return err;
 	*empty = !lsm_db_iter_valid(it);
 	st = lsm_db_iter_status(it);
 	lsm_db_iter_free(it);
@@ -465,7 +349,7 @@ int zfs_remove(struct zfs *fs, uint64_t dir, const char *name, bool durable)
 	if ((err = load_dirent(fs, dir, name, &d)))
 		goto out_parent;
 	if ((err = zfs_load_inode(fs, d.ino, &victim))) {
-		err = err == ESTALE ? EIO : err;
+		err = dangling(err, dir, name, d.ino);
 		goto out_parent;
 	}
 	if (victim.a.type == ZFS_DIR && (err = dir_is_empty(fs, d.ino, &empty)) == 0 && !empty)
@@ -494,6 +378,8 @@ out:
 /* Is `anc` an ancestor of (or equal to) dir? Walks ".." to the root. */
 static int is_ancestor(struct zfs *fs, uint64_t anc, uint64_t dir, bool *yes)
 {
+	uint64_t from = dir;
+
 	*yes = false;
 	for (int depth = 0; depth < 4096; depth++) {
 		struct zfs_inode in;
@@ -509,7 +395,7 @@ static int is_ancestor(struct zfs *fs, uint64_t anc, uint64_t dir, bool *yes)
 		dir = in.parent;
 		zfs_inode_free(&in);
 	}
-	return EIO; /* a loop in ".." pointers is damage */
+	return zfs_damaged("directory %" PRIu64 ": its \"..\" pointers loop (4096 levels)", from);
 }
 
 int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, const char *dname,
@@ -535,7 +421,7 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 	if ((err = load_dirent(fs, sdir, sname, &sd)))
 		goto out;
 	if ((err = zfs_load_inode(fs, sd.ino, &src))) {
-		err = err == ESTALE ? EIO : err;
+		err = dangling(err, sdir, sname, sd.ino);
 		goto out;
 	}
 	err = load_dirent(fs, ddir, dname, &dd);
@@ -547,7 +433,7 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 		goto out; /* the same object: POSIX says do nothing */
 	if (have_dst) {
 		if ((err = zfs_load_inode(fs, dd.ino, &dst))) {
-			err = err == ESTALE ? EIO : err;
+			err = dangling(err, ddir, dname, dd.ino);
 			goto out;
 		}
 		loaded_dst = true;
@@ -617,8 +503,7 @@ out:
 int zfs_readdir(struct zfs *fs, uint64_t dir, uint64_t cookie, zfs_dirent_fn fn, void *ctx,
 		bool *eof)
 {
-	uint8_t prefix[9], start[17];
-	struct lsm_read_options ro = { 0 };
+	uint8_t start[ZFS_KEY_COOKIE_LEN];
 	struct lsm_db_iter *it;
 	struct zfs_attr da;
 	lsm_status st;
@@ -629,21 +514,21 @@ int zfs_readdir(struct zfs *fs, uint64_t dir, uint64_t cookie, zfs_dirent_fn fn,
 		return err;
 	if (da.type != ZFS_DIR)
 		return ENOTDIR;
-	zfs_key_cookie(start, dir, cookie < ZFS_FIRST_COOKIE ? ZFS_FIRST_COOKIE : cookie + 1);
-	memcpy(prefix, start, 9);
-	ro.prefix = prefix;
-	ro.prefix_len = 9;
-	if ((st = lsm_iterator(fs->db, &ro, &it)))
-		return zfs_errno(st);
-	lsm_db_iter_seek(it, start, sizeof(start));
+	err = zfs_iter_from(fs, start,
+			    zfs_key_cookie(start, dir,
+					   cookie < ZFS_FIRST_COOKIE ? ZFS_FIRST_COOKIE : cookie + 1),
+			    &it);
+	if (err)
+		return err;
 	for (; lsm_db_iter_valid(it); lsm_db_iter_next(it)) {
 		size_t kl, vl, nl;
 		const uint8_t *k = lsm_db_iter_key(it, &kl), *v = lsm_db_iter_value(it, &vl), *name;
 		uint64_t ino;
 		char nbuf[ZFS_NAME_MAX + 1];
 		struct zfs_attr a;
-		if (kl != 17 || zfs_cookie_decode(v, vl, &ino, &name, &nl)) {
-			err = EIO;
+		if (kl != ZFS_KEY_COOKIE_LEN || zfs_cookie_decode(v, vl, &ino, &name, &nl)) {
+			err = zfs_damaged("directory %" PRIu64 ": malformed cookie record (%zu bytes)",
+					  dir, vl);
 			break;
 		}
 		memcpy(nbuf, name, nl);
@@ -654,7 +539,7 @@ int zfs_readdir(struct zfs *fs, uint64_t dir, uint64_t cookie, zfs_dirent_fn fn,
 			err = 0; /* removed since the iterator's snapshot: skip it */
 			continue;
 		}
-		if (!fn(ctx, nbuf, &a, zfs_be64(k + 9)))
+		if (!fn(ctx, nbuf, &a, zfs_be64(k + ZFS_KEY_PREFIX_LEN)))
 			break;
 	}
 	if (!err && !lsm_db_iter_valid(it)) {

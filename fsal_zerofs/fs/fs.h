@@ -133,13 +133,20 @@ int zfs_read(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, void *buf, 
 /* Writes, rewriting only the chunks touched (partial chunks read-modify-write). */
 int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void *buf,
 	      bool durable, struct zfs_attr *attr);
-/* SEEK_DATA (what = 3) / SEEK_HOLE (what = 4) from off: *result, or ENXIO. */
+/* what = SEEK_DATA or SEEK_HOLE (unistd.h) from off: *result, or ENXIO;
+ * EINVAL for another what. */
 int zfs_seek(struct zfs *fs, uint64_t ino, uint64_t off, int what, uint64_t *result);
 /* Makes everything written so far durable. */
 int zfs_commit(struct zfs *fs);
 int zfs_statfs(struct zfs *fs, struct zfs_statfs *out);
 
-/* Maps an engine status to the errno above. */
+/* Maps an engine status to the errno above (an EIO takes the engine's
+ * detail with it). */
 int zfs_errno(lsm_status st);
+
+/* What the last EIO a zfs_* call returned on this thread was about (the
+ * damaged record, or the engine's detail): read it right after the EIO.
+ * Every EIO the core returns sets it, so it never names an older error. */
+const char *zfs_error_detail(void);
 
 #endif

@@ -7,27 +7,24 @@
  * write); truncation deletes whole chunks and trims the one it cuts.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs_int.h"
 
 int zfs_tx_del_chunks(struct zfs_tx *tx, uint64_t ino, uint64_t from, uint64_t *freed)
 {
-	uint8_t prefix[17], start[17];
-	struct lsm_read_options ro = { 0 };
+	uint8_t start[ZFS_KEY_CHUNK_LEN];
 	struct lsm_db_iter *it;
 	lsm_status st;
+	int err;
 
 	*freed = 0;
-	zfs_key_chunk(start, ino, from);
-	memcpy(prefix, start, 9); /* 'k' + ino */
-	ro.prefix = prefix;
-	ro.prefix_len = 9;
-	if ((st = lsm_iterator(tx->fs->db, &ro, &it)))
-		return zfs_errno(st);
+	if ((err = zfs_iter_from(tx->fs, start, zfs_key_chunk(start, ino, from), &it)))
+		return err;
 	/* only the chunks that exist: a sparse file's holes cost nothing */
-	for (lsm_db_iter_seek(it, start, sizeof(start)); lsm_db_iter_valid(it) && !tx->err;
-	     lsm_db_iter_next(it)) {
+	for (; lsm_db_iter_valid(it) && !tx->err; lsm_db_iter_next(it)) {
 		size_t kl, vl;
 		const uint8_t *k = lsm_db_iter_key(it, &kl);
 		lsm_db_iter_value(it, &vl);
@@ -41,14 +38,15 @@ int zfs_tx_del_chunks(struct zfs_tx *tx, uint64_t ino, uint64_t from, uint64_t *
 
 static int load_chunk(struct zfs *fs, uint64_t ino, uint64_t idx, struct lsm_buf *out)
 {
-	uint8_t k[17];
+	uint8_t k[ZFS_KEY_CHUNK_LEN];
 	int err = zfs_errno(lsm_get(fs->db, k, zfs_key_chunk(k, ino, idx), out));
 	if (err == ENOENT) {
 		out->len = 0;
 		return 0;
 	}
 	if (!err && out->len > ZFS_CHUNK_SIZE)
-		err = EIO;
+		err = zfs_damaged("inode %" PRIu64 " chunk %" PRIu64 ": %zu bytes, more than a chunk",
+				  ino, idx, out->len);
 	return err;
 }
 
@@ -117,7 +115,7 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 	for (size_t done = 0; done < len && !err;) {
 		uint64_t pos = off + done, idx = pos / ZFS_CHUNK_SIZE;
 		size_t at = (size_t)(pos % ZFS_CHUNK_SIZE), n = ZFS_CHUNK_SIZE - at;
-		uint8_t k[17];
+		uint8_t k[ZFS_KEY_CHUNK_LEN];
 		if (n > len - done)
 			n = len - done;
 		if ((err = load_chunk(fs, ino, idx, &chunk)))
@@ -174,7 +172,7 @@ static int tx_truncate(struct zfs_tx *tx, struct zfs_inode *in, uint64_t new_siz
 	if (new_size % ZFS_CHUNK_SIZE) {
 		uint64_t idx = new_size / ZFS_CHUNK_SIZE;
 		size_t cut = (size_t)(new_size % ZFS_CHUNK_SIZE);
-		uint8_t k[17];
+		uint8_t k[ZFS_KEY_CHUNK_LEN];
 		if ((err = load_chunk(tx->fs, in->a.ino, idx, &chunk)) == 0 && chunk.len > cut) {
 			freed += chunk.len - cut;
 			zfs_tx_put_raw(tx, k, zfs_key_chunk(k, in->a.ino, idx), chunk.data, cut);
@@ -246,8 +244,7 @@ out:
 
 int zfs_seek(struct zfs *fs, uint64_t ino, uint64_t off, int what, uint64_t *result)
 {
-	uint8_t prefix[17], start[17];
-	struct lsm_read_options ro = { 0 };
+	uint8_t start[ZFS_KEY_CHUNK_LEN];
 	struct lsm_db_iter *it;
 	struct zfs_attr a;
 	lsm_status st;
@@ -257,25 +254,23 @@ int zfs_seek(struct zfs *fs, uint64_t ino, uint64_t off, int what, uint64_t *res
 		return err;
 	if (a.type != ZFS_REG)
 		return EINVAL;
+	if (what != SEEK_DATA && what != SEEK_HOLE)
+		return EINVAL;
 	if (off >= a.size)
 		return ENXIO;
-	zfs_key_chunk(start, ino, off / ZFS_CHUNK_SIZE);
-	memcpy(prefix, start, 9);
-	ro.prefix = prefix;
-	ro.prefix_len = 9;
-	if ((st = lsm_iterator(fs->db, &ro, &it)))
-		return zfs_errno(st);
+	if ((err = zfs_iter_from(fs, start, zfs_key_chunk(start, ino, off / ZFS_CHUNK_SIZE), &it)))
+		return err;
 	/* walk the stored chunks from off's chunk on: data is where they are */
 	uint64_t pos = off;
 	bool found = false;
-	for (lsm_db_iter_seek(it, start, sizeof(start)); lsm_db_iter_valid(it); lsm_db_iter_next(it)) {
+	for (; lsm_db_iter_valid(it); lsm_db_iter_next(it)) {
 		size_t kl, vl;
 		const uint8_t *k = lsm_db_iter_key(it, &kl);
 		lsm_db_iter_value(it, &vl);
-		uint64_t cstart = zfs_be64(k + 9) * ZFS_CHUNK_SIZE, cend = cstart + vl;
+		uint64_t cstart = zfs_be64(k + ZFS_KEY_PREFIX_LEN) * ZFS_CHUNK_SIZE, cend = cstart + vl;
 		if (cend > a.size)
 			cend = a.size;
-		if (what == 3) { /* SEEK_DATA: the first stored byte at or after off */
+		if (what == SEEK_DATA) { /* the first stored byte at or after off */
 			if (cend > pos && vl > 0) {
 				*result = cstart > pos ? cstart : pos;
 				found = true;
@@ -294,7 +289,7 @@ int zfs_seek(struct zfs *fs, uint64_t ino, uint64_t off, int what, uint64_t *res
 	lsm_db_iter_free(it);
 	if (st)
 		return zfs_errno(st);
-	if (what == 3)
+	if (what == SEEK_DATA)
 		return found ? 0 : ENXIO;
 	*result = pos < a.size ? pos : a.size; /* the end of file is a hole too */
 	return 0;

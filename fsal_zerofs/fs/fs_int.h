@@ -1,6 +1,7 @@
 /*
- * fsal_zerofs/fs/fs_int.h - what fs.c (namespace, attributes) and fs_data.c
- * (file contents) share.
+ * fsal_zerofs/fs/fs_int.h - the core's internals: what fs.c (namespace),
+ * fs_data.c (file contents) and fs_tx.c (transactions, loading records,
+ * errors) share. Not for the layers above: they use fs.h.
  */
 #ifndef ZEROFS_FS_INT_H
 #define ZEROFS_FS_INT_H
@@ -35,8 +36,15 @@ void zfs_tx_del_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl);
 int zfs_tx_commit(struct zfs_tx *tx, bool durable);
 void zfs_tx_abort(struct zfs_tx *tx);
 
+/* ESTALE if ino has no record; EIO (with detail) if it is malformed. */
 int zfs_load_inode(struct zfs *fs, uint64_t ino, struct zfs_inode *in);
 void zfs_now(struct zfs_time *t);
+/* An iterator over the records sharing start's first ZFS_KEY_PREFIX_LEN
+ * bytes (one object's), positioned at start (len bytes). */
+int zfs_iter_from(struct zfs *fs, const uint8_t *start, size_t len, struct lsm_db_iter **out);
+/* Records what is damaged as the detail of an EIO (zfs_error_detail) and
+ * returns EIO; printf-style. */
+int zfs_damaged(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Deletes every chunk of ino from chunk index `from` on; *freed = their bytes. */
 int zfs_tx_del_chunks(struct zfs_tx *tx, uint64_t ino, uint64_t from, uint64_t *freed);
 

@@ -26,38 +26,38 @@ uint64_t zfs_be64(const uint8_t *p)
 size_t zfs_key_super(uint8_t *k)
 {
 	k[0] = ZFS_KEY_SUPER;
-	return 1;
+	return ZFS_KEY_SUPER_LEN;
 }
 
 size_t zfs_key_inode(uint8_t *k, uint64_t ino)
 {
 	k[0] = ZFS_KEY_INODE;
 	put_be64(k + 1, ino);
-	return 9;
+	return ZFS_KEY_INODE_LEN;
 }
 
 size_t zfs_key_dirent(uint8_t *k, uint64_t dir, const char *name, size_t len)
 {
 	k[0] = ZFS_KEY_DIRENT;
 	put_be64(k + 1, dir);
-	memcpy(k + 9, name, len);
-	return 9 + len;
+	memcpy(k + ZFS_KEY_PREFIX_LEN, name, len);
+	return ZFS_KEY_PREFIX_LEN + len;
 }
 
 size_t zfs_key_cookie(uint8_t *k, uint64_t dir, uint64_t cookie)
 {
 	k[0] = ZFS_KEY_COOKIE;
 	put_be64(k + 1, dir);
-	put_be64(k + 9, cookie);
-	return 17;
+	put_be64(k + ZFS_KEY_PREFIX_LEN, cookie);
+	return ZFS_KEY_COOKIE_LEN;
 }
 
 size_t zfs_key_chunk(uint8_t *k, uint64_t ino, uint64_t chunk)
 {
 	k[0] = ZFS_KEY_CHUNK;
 	put_be64(k + 1, ino);
-	put_be64(k + 9, chunk);
-	return 17;
+	put_be64(k + ZFS_KEY_PREFIX_LEN, chunk);
+	return ZFS_KEY_CHUNK_LEN;
 }
 
 static int enc(lsm_status st)

@@ -23,6 +23,18 @@
 #define ZFS_KEY_COOKIE 'c'
 #define ZFS_KEY_CHUNK 'k'
 
+/* Key geometry: a tag byte, then 8-byte numbers. Every record of one object
+ * (an inode, a directory's entries and cookies, a file's chunks) starts with
+ * its tag and the object's ino: ZFS_KEY_PREFIX_LEN bytes, the prefix that
+ * iterating over them uses. */
+#define ZFS_KEY_SUPER_LEN 1
+#define ZFS_KEY_PREFIX_LEN 9 /* tag + ino */
+#define ZFS_KEY_INODE_LEN ZFS_KEY_PREFIX_LEN
+#define ZFS_KEY_COOKIE_LEN (ZFS_KEY_PREFIX_LEN + 8) /* + cookie */
+#define ZFS_KEY_CHUNK_LEN (ZFS_KEY_PREFIX_LEN + 8)  /* + chunk index */
+#define ZFS_KEY_DIRENT_MAX (ZFS_KEY_PREFIX_LEN + ZFS_NAME_MAX) /* + name */
+#define ZFS_KEY_MAX ZFS_KEY_DIRENT_MAX
+
 #define ZFS_FIRST_COOKIE 3 /* NFS reserves 0, 1 and 2 */
 
 /* An inode as stored: the attributes plus what only the core needs. */
@@ -45,7 +57,7 @@ struct zfs_dirent {
 	enum zfs_type type;
 };
 
-/* Keys; each returns the length written. Buffers: 9 + 8 + ZFS_NAME_MAX. */
+/* Keys; each returns the length written (the sizes above; ZFS_KEY_MAX at most). */
 size_t zfs_key_super(uint8_t *k);
 size_t zfs_key_inode(uint8_t *k, uint64_t ino);
 size_t zfs_key_dirent(uint8_t *k, uint64_t dir, const char *name, size_t name_len);
