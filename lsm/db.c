@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "db_int.h"
+#include "db_iter.h"
 #include "merge_iter.h"
 
 #define EPOCH_SHIFT 40 /* SST id = epoch << 40 | counter */

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "iterator.h"
-#include "status.h"
+#include "lsm.h" /* the user-facing calls: lsm_db_iter_seek, _next, ... */
 
 struct lsm_db_iter_opts {
 	uint64_t snapshot_seq;  /* versions with seq <= this are visible */
@@ -39,20 +39,5 @@ struct lsm_db_iter;
  * seek_first or seek. */
 lsm_status lsm_db_iter_new(struct lsm_iter *internal, const struct lsm_db_iter_opts *opts,
 			   struct lsm_db_iter **out);
-void lsm_db_iter_free(struct lsm_db_iter *it);
-
-/* The first key within the bounds and prefix. */
-void lsm_db_iter_seek_first(struct lsm_db_iter *it);
-/* The first key >= user_key within the bounds and prefix (a key below them
- * seeks to their start). */
-void lsm_db_iter_seek(struct lsm_db_iter *it, const void *user_key, size_t len);
-void lsm_db_iter_next(struct lsm_db_iter *it);
-bool lsm_db_iter_valid(const struct lsm_db_iter *it);
-/* Valid until the next move. Only while valid. */
-const uint8_t *lsm_db_iter_key(const struct lsm_db_iter *it, size_t *len);
-const uint8_t *lsm_db_iter_value(const struct lsm_db_iter *it, size_t *len);
-/* LSM_OK, or the error (from a source, corruption, out of memory) that made
- * valid() false. */
-lsm_status lsm_db_iter_status(const struct lsm_db_iter *it);
 
 #endif

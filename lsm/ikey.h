@@ -16,14 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-enum lsm_type {
-	LSM_TYPE_DELETE = 0, /* tombstone; value empty */
-	LSM_TYPE_PUT = 1,    /* value stored inline */
-	/* Reserved for values stored out of line: the value is then a reference
-	 * to a separate blob object. Readers that do not know a type must fail
-	 * with LSM_ECORRUPT rather than misread it. */
-	LSM_TYPE_BLOB_REF = 2,
-};
+#include "write_batch.h" /* enum lsm_type */
 
 #define LSM_IKEY_TRAILER 8
 #define LSM_SEQ_MAX ((UINT64_C(1) << 56) - 1)

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lsm.h"
 #include "object_cache.h"
 
 struct entry {

@@ -21,9 +21,6 @@ struct lsm_object_cache_stats {
 	uint64_t bytes, objects;
 };
 
-/* Parses a size in GiB as the seed's SLATEDB_CACHE_SIZE_GB: a positive
- * decimal number ("10", "0.5"). Anything else is LSM_EINVAL naming the value. */
-lsm_status lsm_parse_cache_size_gb(const char *name, const char *value, uint64_t *bytes);
 
 /* Creates dir if needed. max_bytes must be positive. */
 lsm_status lsm_object_cache_open(const char *dir, uint64_t max_bytes,

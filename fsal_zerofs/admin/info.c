@@ -1,11 +1,11 @@
 /* fsal_zerofs/admin/info.c - zerofs info: the tree, its objects and the
  * filesystem's totals, read-only. */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
 #include "admin.h"
-#include "fs_records.h"
 
 static int64_t wall_ms(void)
 {
@@ -112,16 +112,14 @@ int cmd_info(struct admin_opts *o, int argc, char **argv)
 		       ago(newest, t), act.manifest_id, act.newest_wal_id);
 	}
 
-	uint8_t k[1];
-	struct lsm_buf v = { 0 };
-	struct zfs_super s;
-	st = lsm_get(a.db, k, zfs_key_super(k), &v);
-	if (st == LSM_ENOTFOUND) {
+	struct zfs_info s;
+	int e = zfs_read_info(a.db, &s);
+	if (e == ENOENT) {
 		printf("filesystem:       none (the tree holds no superblock)\n");
 		rc = ZA_ERROR;
-	} else if (st || zfs_super_decode(v.data, v.len, &s)) {
+	} else if (e) {
 		printf("filesystem:       the superblock cannot be read (%s)\n",
-		       st ? lsm_strstatus(st) : "damaged");
+		       e == EIO ? zfs_error_detail() : strerror(e));
 		rc = ZA_ERROR;
 	} else {
 		printf("filesystem:       %016" PRIx64 "\n", s.fs_id);
@@ -129,7 +127,6 @@ int cmd_info(struct admin_opts *o, int argc, char **argv)
 		       s.next_ino);
 		printf("data:             %s stored in 64 KiB chunks\n", admin_bytes(s.bytes_used, b1));
 	}
-	lsm_buf_free(&v);
 	int crc = admin_close(&a);
 	return rc ? rc : crc;
 }

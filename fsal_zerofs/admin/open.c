@@ -14,7 +14,6 @@
 #include <time.h>
 
 #include "admin.h"
-#include "fs_records.h"
 #include "gconf.h"
 
 void admin_err(const char *fmt, ...)
@@ -169,18 +168,18 @@ int admin_open(const struct admin_opts *o, bool writer, const char *what, bool n
 		return ZA_ERROR;
 	}
 	if (need_fs) {
-		uint8_t k[1];
-		struct lsm_buf v = { 0 };
-		st = lsm_get(a->db, k, zfs_key_super(k), &v);
-		lsm_buf_free(&v);
-		if (st == LSM_ENOTFOUND) {
+		struct zfs_info info;
+		int e = zfs_read_info(a->db, &info);
+		if (e == ENOENT) {
 			admin_err("%s holds an LSM tree but no ZeroFS filesystem (no superblock)", a->desc);
 			admin_close(a);
 			return ZA_ERROR;
 		}
-		int e = st ? zfs_errno(st) : zfs_open(a->db, &a->fs);
+		if (!e)
+			e = zfs_open(a->db, &a->fs);
 		if (e) {
-			admin_err("%s: cannot open the filesystem: %s (%s)", a->desc, strerror(e), lsm_last_error());
+			admin_err("%s: cannot open the filesystem: %s (%s)", a->desc, strerror(e),
+				  e == EIO ? zfs_error_detail() : lsm_last_error());
 			a->fs = NULL;
 			admin_close(a);
 			return ZA_ERROR;

@@ -137,6 +137,21 @@ int zfs_open(struct lsm_db *db, struct zfs **out)
 	return 0;
 }
 
+int zfs_read_info(struct lsm_db *db, struct zfs_info *out)
+{
+	uint8_t k[ZFS_KEY_SUPER_LEN];
+	struct lsm_buf v = { 0 };
+	struct zfs_super s;
+	int err = zfs_errno(lsm_get(db, k, zfs_key_super(k), &v));
+
+	if (!err && zfs_super_decode(v.data, v.len, &s))
+		err = zfs_damaged("superblock: malformed record (%zu bytes)", v.len);
+	lsm_buf_free(&v);
+	if (!err)
+		*out = (struct zfs_info){ s.fs_id, s.next_ino, s.files, s.bytes_used };
+	return err;
+}
+
 void zfs_close(struct zfs *fs)
 {
 	if (!fs)

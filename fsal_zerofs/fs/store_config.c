@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "object_cache.h"
+#include "lsm.h"
 #include "store_config.h"
 
 static int fail(char *err, size_t errlen, int e, const char *fmt, ...)

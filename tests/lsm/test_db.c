@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ikey.h" /* lsm_ukey_compare: the model orders keys as the engine does */
 #include "lsm.h"
 #include "store_env.h"
 #include "testlib.h"

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "lsm.h"
 #include "object_cache.h"
 #include "store_env.h"
 #include "testlib.h"

@@ -20,8 +20,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ikey.h"
 #include "status.h"
+
+/* What an op (and an entry of the tree) is: the type byte of the WAL's
+ * batch bodies and of internal keys' trailers (docs/FORMAT.md). */
+enum lsm_type {
+	LSM_TYPE_DELETE = 0, /* tombstone; value empty */
+	LSM_TYPE_PUT = 1,    /* value stored inline */
+	/* Reserved for values stored out of line: the value is then a reference
+	 * to a separate blob object. Readers that do not know a type must fail
+	 * with LSM_ECORRUPT rather than misread it. */
+	LSM_TYPE_BLOB_REF = 2,
+};
 
 /* Limits the whole engine keeps (memtable, WAL, SSTs); bigger is LSM_EINVAL
  * when writing and LSM_ECORRUPT when decoding. */

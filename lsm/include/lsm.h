@@ -24,13 +24,12 @@
 #include <stdint.h>
 
 #include "coding.h"
-#include "db_iter.h"
-#include "iterator.h"
 #include "status.h"
 #include "store.h"
 #include "write_batch.h"
 
 struct lsm_db;
+struct lsm_db_iter;
 
 /* Read-only opens (read_only = true) load the newest manifest and replay
  * the WAL objects after it into a private memtable, so every write a writer
@@ -84,11 +83,25 @@ struct lsm_read_options {
 	const uint8_t *upper; size_t upper_len; /* exclusive; NULL = to the end */
 	const uint8_t *prefix; size_t prefix_len; /* only keys with this prefix; NULL = all */
 };
-/* An iterator over user keys (db_iter.h: seek_first/seek/next/valid/key/
- * value/status) that sees a consistent snapshot taken when it was created,
+/* An iterator over user keys (seek_first/seek/next/valid/key/value/status
+ * below) that sees a consistent snapshot taken when it was created,
  * and keeps what it needs alive until lsm_db_iter_free(). */
 lsm_status lsm_iterator(struct lsm_db *db, const struct lsm_read_options *ro,
 			struct lsm_db_iter **out);
+void lsm_db_iter_free(struct lsm_db_iter *it);
+/* The first key within the bounds and prefix. */
+void lsm_db_iter_seek_first(struct lsm_db_iter *it);
+/* The first key >= user_key within the bounds and prefix (a key below them
+ * seeks to their start). */
+void lsm_db_iter_seek(struct lsm_db_iter *it, const void *user_key, size_t len);
+void lsm_db_iter_next(struct lsm_db_iter *it);
+bool lsm_db_iter_valid(const struct lsm_db_iter *it);
+/* Valid until the next move. Only while valid. */
+const uint8_t *lsm_db_iter_key(const struct lsm_db_iter *it, size_t *len);
+const uint8_t *lsm_db_iter_value(const struct lsm_db_iter *it, size_t *len);
+/* LSM_OK, or the error (from a source, corruption, out of memory) that made
+ * valid() false. */
+lsm_status lsm_db_iter_status(const struct lsm_db_iter *it);
 
 /* Checkpoints: a named, durable view of the tree as it is now (everything
  * written before the call). Opening with options.checkpoint reads it. */
@@ -177,5 +190,10 @@ struct lsm_stats {
 	uint64_t wal_unflushed_bytes; /* WAL bytes not acknowledged by the store yet (0: all durable) */
 };
 void lsm_stats(struct lsm_db *db, struct lsm_stats *out);
+
+/* The on-disk object cache's size, as the seed's SLATEDB_CACHE_SIZE_GB: a
+ * positive decimal number of GiB ("10", "0.5"), in bytes. Anything else is
+ * LSM_EINVAL naming the setting (name) and the value. (object_cache.c) */
+lsm_status lsm_parse_cache_size_gb(const char *name, const char *value, uint64_t *bytes);
 
 #endif

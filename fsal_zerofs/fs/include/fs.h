@@ -89,6 +89,18 @@ struct zfs;
 int zfs_open(struct lsm_db *db, struct zfs **out);
 void zfs_close(struct zfs *fs);
 
+/* What a tree's superblock says, read without opening the filesystem (which
+ * would create one where there is none; a read-only tree is fine): ENOENT if
+ * the tree holds no filesystem, EIO (zfs_error_detail) if the superblock is
+ * damaged, or the engine's error. For tools. */
+struct zfs_info {
+	uint64_t fs_id;    /* the filesystem's identity (random at creation) */
+	uint64_t next_ino; /* the next inode number to hand out */
+	uint64_t files;    /* inodes in use */
+	uint64_t bytes_used;
+};
+int zfs_read_info(struct lsm_db *db, struct zfs_info *out);
+
 int zfs_getattr(struct zfs *fs, uint64_t ino, struct zfs_attr *attr);
 /* Like getattr, but ESTALE unless the inode has generation gen. */
 int zfs_getattr_gen(struct zfs *fs, uint64_t ino, uint64_t gen, struct zfs_attr *attr);
