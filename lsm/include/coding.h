@@ -1,5 +1,5 @@
 /*
- * lsm/coding.h - the byte-level encoders every on-store format uses, in one
+ * lsm/include/coding.h - the byte-level encoders every on-store format uses, in one
  * place (docs/FORMAT.md names them): little-endian fixed-width integers,
  * LEB128 varints, a growable buffer, and the checksum.
  *

@@ -1,6 +1,6 @@
 /*
- * lsm/lsm.h - the engine's public API: a SlateDB-style LSM tree whose
- * objects live in an object store (s3/store.h).
+ * lsm/include/lsm.h - the engine's public API: a SlateDB-style LSM tree whose
+ * objects live in an object store (s3/include/store.h).
  *
  * Writes go to a write-ahead log and an in-memory table; the WAL is uploaded
  * as numbered objects (group commit: concurrent durable writers share one

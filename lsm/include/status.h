@@ -1,5 +1,5 @@
 /*
- * lsm/status.h - the engine's error values. Every lsm_* call that can fail
+ * lsm/include/status.h - the engine's error values. Every lsm_* call that can fail
  * returns one; lsm_last_error() holds a thread-local detail.
  */
 #ifndef ZEROFS_LSM_STATUS_H

@@ -1,5 +1,5 @@
 /*
- * lsm/write_batch.h - a batch of puts and deletes on user keys, applied
+ * lsm/include/write_batch.h - a batch of puts and deletes on user keys, applied
  * atomically and in order: op i of a batch committed at first_seq gets
  * sequence number first_seq + i, so a later op on the same key wins.
  *

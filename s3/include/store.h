@@ -1,5 +1,5 @@
 /*
- * s3/store.h - the object-store interface ZeroFS's LSM writes through.
+ * s3/include/store.h - the object-store interface ZeroFS's LSM writes through.
  *
  * A store is a flat namespace of immutable-per-version objects named by byte
  * strings (keys), in the spirit of SQLite's sqlite3_vfs: a table of function

@@ -1,6 +1,6 @@
 /*
  * tests/bench/lsm_bench.c - throughput, latency, write amplification and
- * memory of the LSM engine (lsm/lsm.h), in the manner of LevelDB's db_bench,
+ * memory of the LSM engine (lsm/include/lsm.h), in the manner of LevelDB's db_bench,
  * over the local store or the RGW whose env file is in $ZEROFS_RGW_DIR
  * (made by scripts/rgw.sh start DIR).
  *

@@ -1,5 +1,5 @@
 /*
- * tests/fs/test_fs.c - the filesystem core (fsal_zerofs/fs/fs.h) on a real LSM
+ * tests/fs/test_fs.c - the filesystem core (fsal_zerofs/fs/include/fs.h) on a real LSM
  * tree over a local store: POSIX rules, hard links, sparse files and
  * truncation, offsets past 4 GiB, readdir under concurrent change, SEEK_DATA/
  * SEEK_HOLE, and everything surviving a reopen.

@@ -1,4 +1,4 @@
-/* tests/lsm/test_coding.c - encoders and decoders of lsm/coding.h, ikey order. */
+/* tests/lsm/test_coding.c - encoders and decoders of lsm/include/coding.h, ikey order. */
 #include <stdint.h>
 
 #include "coding.h"

@@ -1,5 +1,5 @@
 /*
- * fsal_zerofs/fs/fs.h - the filesystem core: POSIX objects (inodes, directory
+ * fsal_zerofs/fs/include/fs.h - the filesystem core: POSIX objects (inodes, directory
  * entries, file data in 64 KiB chunks) stored as records in the LSM tree.
  * No ganesha header is included here or in fs_*.c: the glue (export.c,
  * handle.c, ...) translates ganesha's calls into these, and the admin tool

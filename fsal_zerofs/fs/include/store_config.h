@@ -1,5 +1,5 @@
 /*
- * fsal_zerofs/fs/store_config.h - a filesystem's store settings, as the FSAL's
+ * fsal_zerofs/fs/include/store_config.h - a filesystem's store settings, as the FSAL's
  * export block names them, without ganesha: parsing and checking each value
  * (errors name the key), opening the object store (credentials file, inline
  * keys, AWS_* environment), and filling lsm_options. The ganesha glue and the
