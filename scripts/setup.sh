@@ -2,12 +2,14 @@
 # Installs everything ZeroFS needs to build and test on Debian 12, idempotently.
 #   scripts/setup.sh            build + run dependencies (ganesha 4.3, headers, libraries)
 #   scripts/setup.sh --test     also the test-only pieces (Ceph RGW, libnfs, qemu client kit)
-# Quick when already done: apt is only touched when a package is missing.
+# Quick when already done: apt is only touched when a package is missing. The ganesha headers come
+# from Debian's source package, through a deb-src entry derived from the machine's own apt sources.
 set -euo pipefail
 
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPS_DIR=${ZEROFS_DEPS_DIR:-/var/cache/zerofs-deps}
 GANESHA_SRC_VERSION=4.3
 
@@ -60,15 +62,21 @@ hdr="$DEPS_DIR/nfs-ganesha-$GANESHA_SRC_VERSION"
 if [ ! -f "$hdr/src/include/fsal_api.h" ]; then
   srcs=/etc/apt/sources.list.d/zerofs-deb-src.sources
   if ! apt-get source --print-uris nfs-ganesha >/dev/null 2>&1; then
-    log "adding a deb-src entry for bookworm ($srcs)"
-    cat > "$srcs" <<SRC
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+    # The deb-src entry mirrors this machine's own `deb ... bookworm` entries (same URIs, Signed-By
+    # and options), so a local mirror or proxy keeps working and no archive is named here.
+    want=$(bash "$src/scripts/apt-sources.sh" deb822 deb-src bookworm main) ||
+      die "apt's sources have no enabled 'deb URI bookworm ...' entry to derive a deb-src entry" \
+          "from; add a deb-src entry for bookworm main by hand, then run this again"
+    want=$(printf '%s\n%s' "# Written by zerofs scripts/setup.sh from this machine's deb entries." "$want")
+    # idempotent: rewritten only when the machine's sources changed
+    if [ "$(cat "$srcs" 2>/dev/null)" != "$want" ]; then
+      log "adding deb-src entries for bookworm, derived from the machine's apt sources ($srcs)"
+      printf '%s\n' "$want" >"$srcs.tmp"
+      mv "$srcs.tmp" "$srcs"
+    fi
     apt-get update -qq
+    apt-get source --print-uris nfs-ganesha >/dev/null ||
+      die "apt-get source nfs-ganesha finds nothing even with the deb-src entries in $srcs"
   fi
   mkdir -p "$DEPS_DIR/dl"
   log "fetching nfs-ganesha $GANESHA_SRC_VERSION source (headers only are used)"
