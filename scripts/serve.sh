@@ -19,7 +19,13 @@ if [ "${1:-}" = stop ]; then
 fi
 
 bash scripts/setup.sh
-cmake -S "$src" -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Quiet when it works; on failure the whole configure output (which names a missing package on
+# stdout, not in the error on stderr) is shown.
+if ! out=$(cmake -S "$src" -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo 2>&1); then
+  printf '%s\n' "$out" >&2
+  echo "serve: ERROR: CMake configure of build/ failed (output above)" >&2
+  exit 1
+fi
 cmake --build build -j"$(nproc)"
 
 plugin=$src/build/fsal_zerofs/libfsalzerofs.so
