@@ -36,9 +36,10 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
   iproute2 mount util-linux)
 # linux-image-amd64 and busybox-static are NOT installed: scripts/kernel-client.sh fetches them
 # with apt-get download and unpacks them into its cache. nfs-ganesha-vfs/-mem: Debian's FSALs,
-# to validate the ganesha harness (scripts/ganesha.sh) independently of ours.
+# to validate the ganesha harness (scripts/ganesha.sh) independently of ours. python3-minimal: a
+# stand-in listener in tests/serve (a port held by "another server").
 test_pkgs=(radosgw ceph-mon ceph-osd ceph-common curl libnfs-utils
-  qemu-system-x86 kmod cpio nfs-ganesha-vfs nfs-ganesha-mem valgrind
+  qemu-system-x86 kmod cpio nfs-ganesha-vfs nfs-ganesha-mem valgrind python3-minimal
   rpm lintian file)   # the last three: scripts/package.sh and tests/pkg (rpmbuild, rpm -qp)
 
 missing=()
