@@ -3,7 +3,7 @@
 #   scripts/setup.sh            build + run dependencies (ganesha 4.3, headers, libraries, libnfs
 #                               for the tests' build, the tools scripts/ganesha.sh runs)
 #   scripts/setup.sh --test     also the test-only pieces (Ceph RGW, libnfs-utils, qemu client kit,
-#                               packaging tools)
+#                               debootstrap, packaging tools)
 # Quick when already done: apt is only touched when a package is missing. The ganesha headers come
 # from Debian's source package, through a deb-src entry derived from the machine's own apt sources.
 set -euo pipefail
@@ -26,10 +26,10 @@ case "$(cut -d. -f1 /etc/debian_version)" in
 esac
 
 # What README command 1 (scripts/serve.sh) needs on a minimal Debian 12 (debootstrap
-# --variant=minbase). The default configure builds the tests, whose NFS harness links libnfs:
-# hence libnfs-dev here. scripts/ganesha.sh runs ss (iproute2), mount (mount), unshare and setsid
-# (util-linux); util-linux is Essential in Debian 12 but listed so that a root without it gets it
-# rather than a "command not found" mid-start.
+# --variant=minbase; the firstrun_serve test checks it). The default configure builds the tests,
+# whose NFS harness links libnfs: hence libnfs-dev here. scripts/ganesha.sh runs ss (iproute2),
+# mount (mount), unshare and setsid (util-linux); util-linux is Essential in Debian 12 but listed
+# so that a root without it gets it rather than a "command not found" mid-start.
 build_pkgs=(build-essential cmake pkg-config git ca-certificates
   libcurl4-openssl-dev libssl-dev libzstd-dev liburcu-dev libexpat1-dev
   libntirpc-dev libkrb5-dev libxxhash-dev libmicrohttpd-dev libnfs-dev nfs-ganesha rpcbind dpkg-dev
@@ -37,9 +37,10 @@ build_pkgs=(build-essential cmake pkg-config git ca-certificates
 # linux-image-amd64 and busybox-static are NOT installed: scripts/kernel-client.sh fetches them
 # with apt-get download and unpacks them into its cache. nfs-ganesha-vfs/-mem: Debian's FSALs,
 # to validate the ganesha harness (scripts/ganesha.sh) independently of ours. python3-minimal: a
-# stand-in listener in tests/serve (a port held by "another server").
+# stand-in listener in tests/serve (a port held by "another server"); debootstrap: the fresh root
+# of tests/serve/firstrun.sh.
 test_pkgs=(radosgw ceph-mon ceph-osd ceph-common curl libnfs-utils
-  qemu-system-x86 kmod cpio nfs-ganesha-vfs nfs-ganesha-mem valgrind python3-minimal
+  qemu-system-x86 kmod cpio nfs-ganesha-vfs nfs-ganesha-mem valgrind python3-minimal debootstrap
   rpm lintian file)   # the last three: scripts/package.sh and tests/pkg (rpmbuild, rpm -qp)
 
 missing=()
