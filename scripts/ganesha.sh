@@ -261,8 +261,11 @@ cmd_start() {
       die "bad port '$p'"
   done
   [ -z "$nfs_port$mnt_port" ] || random_ports=0
-  command -v ganesha.nfsd >/dev/null || die "ganesha.nfsd not found (scripts/setup.sh installs it)"
-  command -v rpcbind >/dev/null || die "rpcbind not found (scripts/setup.sh installs it)"
+  # Every external command start needs, checked now: a missing ss would otherwise show only as
+  # a port that never seems to listen (a 60 s wait, then a failure that names no cause).
+  for t in ganesha.nfsd rpcbind ss unshare setsid mount timeout; do
+    command -v "$t" >/dev/null || die "$t not found (scripts/setup.sh installs it)"
+  done
   [ "$(id -u)" = 0 ] || die "run as root (mount namespace, tmpfs, rpcbind)"
 
   mkdir -p "$DIR"

@@ -38,11 +38,12 @@ cflags="$(flags CPPFLAGS) $(flags CFLAGS)"
 ldflags=$(flags LDFLAGS)
 
 log "building (Release) in $bdir"
-cmake -S "$src" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DZEROFS_TESTS=OFF \
+# quiet when it works; on failure all of it (a missing package is named on stdout, not stderr)
+cfg=$(cmake -S "$src" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DZEROFS_TESTS=OFF \
   -DCMAKE_INSTALL_PREFIX=/usr \
   -DCMAKE_C_FLAGS="$cflags" -DCMAKE_C_FLAGS_RELEASE="-DNDEBUG" \
   -DCMAKE_MODULE_LINKER_FLAGS="$ldflags" -DCMAKE_SHARED_LINKER_FLAGS="$ldflags" \
-  -DCMAKE_EXE_LINKER_FLAGS="$ldflags" >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS="$ldflags" 2>&1) || { printf '%s\n' "$cfg" >&2; die "CMake configure of $bdir failed"; }
 cmake --build "$bdir" -j"$(nproc)"
 
 log "cpack (DEB, RPM) into $out"

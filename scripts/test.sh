@@ -11,8 +11,10 @@ cd "$src"
 bash scripts/setup.sh --test
 
 build() { # build DIR [cmake args...]
-  local dir=$1; shift
-  cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  local dir=$1 out; shift
+  # quiet when it works; on failure all of it (a missing package is named on stdout, not stderr)
+  out=$(cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" 2>&1) ||
+    { printf '%s\n' "$out" >&2; echo "== CMake configure of $dir failed" >&2; exit 1; }
   cmake --build "$dir" -j"$jobs"
 }
 
