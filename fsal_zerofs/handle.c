@@ -131,12 +131,12 @@ static bool sync_meta(struct zerofs_export *exp)
 
 /* Changes go to the engine without waiting (durable = false), and with
  * Sync = true are then made durable by a commit before the reply. Not fs.h's
- * durable = true: when the store fails, that returns an error for a change
- * the engine has already applied, and fs.c then rolls its superblock back
- * (next inode number, counters) under an applied change: the next create
- * would reuse the inode number. A failed commit here leaves a consistent
- * filesystem whose change becomes durable once the store recovers, and the
- * client gets NFS3ERR_JUKEBOX / NFS4ERR_DELAY. */
+ * durable = true, which flushes while the filesystem's mutation lock is held
+ * (fs.h, "Threads"): every other client's change would wait for this one's
+ * object-store round trip. Committed after the lock is released, concurrent
+ * requests share one WAL upload (the engine's group commit). A failed commit
+ * leaves the change applied, to become durable once the store recovers, and
+ * the client gets NFS3ERR_JUKEBOX / NFS4ERR_DELAY (it retries). */
 static int settle(struct zerofs_export *exp, int err, bool durable)
 {
 	if (!err && durable)

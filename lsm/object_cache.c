@@ -342,17 +342,6 @@ lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 	return st;
 }
 
-void lsm_object_cache_remove(struct lsm_object_cache *c, const char *name)
-{
-	char file[NAME_MAX + 1];
-	struct entry *e;
-	file_name(name, file, sizeof(file));
-	pthread_mutex_lock(&c->lock);
-	if ((e = find(c, file)) != NULL)
-		drop_entry(c, e);
-	pthread_mutex_unlock(&c->lock);
-}
-
 void lsm_object_cache_stats(struct lsm_object_cache *c, struct lsm_object_cache_stats *out)
 {
 	pthread_mutex_lock(&c->lock);

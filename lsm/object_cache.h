@@ -36,7 +36,6 @@ lsm_status lsm_object_cache_read(struct lsm_object_cache *c, const char *name, u
 /* Caches a whole object. Objects over a quarter of the limit are not cached. */
 lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 				   const void *data, size_t len);
-void lsm_object_cache_remove(struct lsm_object_cache *c, const char *name);
 void lsm_object_cache_stats(struct lsm_object_cache *c, struct lsm_object_cache_stats *out);
 
 #endif

@@ -342,19 +342,6 @@ int gconf_parse_file(const char *path, struct gconf_node **out, char *err, size_
 	return e;
 }
 
-int gconf_parse_string(const char *text, const char *name, struct gconf_node **out, char *err,
-		       size_t errlen)
-{
-	struct gconf_node **tail = out;
-	*out = NULL;
-	int e = parse_text(text, strlen(text), name, 0, &tail, err, errlen);
-	if (e) {
-		gconf_free(*out);
-		*out = NULL;
-	}
-	return e;
-}
-
 void gconf_free(struct gconf_node *n)
 {
 	while (n) {

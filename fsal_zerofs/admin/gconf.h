@@ -27,8 +27,6 @@ struct gconf_node {
 /* Parses path (and what it includes) into a list of top-level nodes. 0 or an
  * errno, with a message in err. */
 int gconf_parse_file(const char *path, struct gconf_node **out, char *err, size_t errlen);
-int gconf_parse_string(const char *text, const char *name, struct gconf_node **out, char *err,
-		       size_t errlen);
 void gconf_free(struct gconf_node *n);
 
 /* The first child of block (or in list, with block NULL: among list) named

@@ -19,8 +19,19 @@
  * another), ENOSPC, ENOMEM. Permission checks are not done here: access
  * control is ganesha's.
  *
- * Threads: any call from any thread. Mutations are serialised by one lock
- * (the LSM makes each cheap); reads do not take it.
+ * Threads: any call from any thread. Reads (getattr, lookup, readdir, read,
+ * seek, readlink) take no lock of the core. Every mutation of a filesystem
+ * holds its one lock (struct zfs, fs_int.h) from loading the records it
+ * changes until its batch is applied, so mutations of unrelated objects wait
+ * for each other, and that lock is held across:
+ *   - the durable flush when a mutator is called with durable = true
+ *     (lsm_flush: an object-store round trip); callers that want
+ *     concurrency pass false and call zfs_commit() after, as the glue does;
+ *   - the chunk reads of a partial zfs_write (read-modify-write): a chunk not
+ *     in the caches is fetched from the store under the lock;
+ *   - the engine's backpressure in lsm_write, which waits, without a bound,
+ *     while memtables or L0 are full or WAL uploads lag, e.g. for as long
+ *     as the store does not answer.
  */
 #ifndef ZEROFS_FS_H
 #define ZEROFS_FS_H
