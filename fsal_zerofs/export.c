@@ -323,10 +323,11 @@ static lsm_status try_open_fs(struct zerofs_export *exp, bool quiet)
 		ls = err == EAGAIN ? LSM_ETRANSIENT : err == EIO ? LSM_ECORRUPT : LSM_EIO;
 		if (!(quiet && ls == LSM_ETRANSIENT))
 			LogCrit(COMPONENT_FSAL, "export %u: cannot open the filesystem in %s: %s (%s)",
-				id, exp->store_desc, strerror(err), lsm_last_error());
+				id, exp->store_desc, strerror(err),
+				err == EIO ? zfs_error_detail() : lsm_last_error());
 		if (fs)
 			zfs_close(fs);
-		lsm_close(db);
+		(void)lsm_close(db); /* the open's failure is what is reported */
 		return ls;
 	}
 	exp->db = db;

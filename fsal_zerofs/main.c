@@ -132,6 +132,11 @@ static fsal_status_t zerofs_init_config(struct fsal_module *fsal_hdl, config_fil
 	return fsalstat(ERR_FSAL_NO_ERROR, 0);
 }
 
+/* Run by the loader (constructor and destructor attributes): not called by
+ * name, so declared here only to keep -Wmissing-prototypes' promise. */
+MODULE_INIT void zerofs_init(void);
+MODULE_FINI void zerofs_fini(void);
+
 MODULE_INIT void zerofs_init(void)
 {
 	struct fsal_module *me = &ZeroFS.fsal;

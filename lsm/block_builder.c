@@ -58,9 +58,10 @@ lsm_status lsm_block_builder_add(struct lsm_block_builder *b, const uint8_t *key
 	h += lsm_enc_varint(hdr + h, vlen);
 	if ((st = lsm_buf_reserve(&b->buf, h + (klen - shared) + vlen)))
 		return st;
-	lsm_buf_append(&b->buf, hdr, h); /* cannot fail after the reserve */
-	lsm_buf_append(&b->buf, key + shared, klen - shared);
-	lsm_buf_append(&b->buf, val, vlen);
+	/* appends within the reserve above cannot fail */
+	(void)lsm_buf_append(&b->buf, hdr, h);
+	(void)lsm_buf_append(&b->buf, key + shared, klen - shared);
+	(void)lsm_buf_append(&b->buf, val, vlen);
 	b->last_key.len = shared;
 	if ((st = lsm_buf_append(&b->last_key, key + shared, klen - shared)))
 		return st;
@@ -75,8 +76,9 @@ lsm_status lsm_block_builder_finish(struct lsm_block_builder *b, const uint8_t *
 	lsm_status st = lsm_buf_reserve(&b->buf, b->restarts.len + 4);
 	if (st)
 		return st;
-	lsm_buf_append(&b->buf, b->restarts.data, b->restarts.len);
-	lsm_buf_put_fixed32(&b->buf, (uint32_t)count);
+	/* within the reserve: cannot fail */
+	(void)lsm_buf_append(&b->buf, b->restarts.data, b->restarts.len);
+	(void)lsm_buf_put_fixed32(&b->buf, (uint32_t)count);
 	*p = b->buf.data;
 	*n = b->buf.len;
 	return LSM_OK;
@@ -111,6 +113,6 @@ lsm_status lsm_block_store(struct lsm_buf *out, const uint8_t *raw, size_t n, in
 	}
 	if ((st = lsm_buf_reserve(out, n + LSM_BLOCK_TRAILER)))
 		return st;
-	lsm_buf_append(out, raw, n);
+	(void)lsm_buf_append(out, raw, n); /* within the reserve: cannot fail */
 	return put_trailer(out, start, LSM_COMPRESSION_NONE);
 }

@@ -35,7 +35,8 @@ static enum verdict decide(struct fault_store *fs, enum zs3_op op, zs3_status *e
 	*err = c.error ? c.error : ZS3_ETRANSIENT;
 	if (r_err < c.error_rate) {
 		atomic_fetch_add_explicit(&fs->base.counters.faults_injected, 1, memory_order_relaxed);
-		zs3_fail(*err, "injected fault: %s %s", zs3_op_name(op), zs3_strstatus(*err));
+		/* the status travels in *err; zs3_fail records its detail */
+		(void)zs3_fail(*err, "injected fault: %s %s", zs3_op_name(op), zs3_strstatus(*err));
 		return FAIL;
 	}
 	return r_lost < c.lost_reply_rate ? LOSE_REPLY : PASS;

@@ -683,7 +683,7 @@ static zs3_status parse_endpoint(struct s3_store *ss, const struct zs3_s3_config
 			      port ? ":" : "", port ? port : "") < 0 ? ZS3_ENOMEM : ZS3_OK;
 	if (st) {
 		ss->origin = NULL;
-		zs3_fail(st, "out of memory");
+		st = zs3_fail(st, "out of memory");
 	}
 done:
 	curl_free(scheme);

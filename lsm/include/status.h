@@ -5,7 +5,16 @@
 #ifndef ZEROFS_LSM_STATUS_H
 #define ZEROFS_LSM_STATUS_H
 
-typedef enum lsm_status {
+/* A status must be looked at: with C2x's [[nodiscard]] on the type, every
+ * call whose lsm_status is dropped is a compile error (-Werror); one that
+ * may be ignored on purpose says so with a (void) cast and a comment. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L
+#define LSM_NODISCARD [[nodiscard]]
+#else
+#define LSM_NODISCARD
+#endif
+
+typedef enum LSM_NODISCARD lsm_status {
 	LSM_OK = 0,
 	LSM_ENOTFOUND,  /* no such key / object */
 	LSM_ECORRUPT,   /* checksum or format check failed: never silently used */

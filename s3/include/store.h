@@ -31,7 +31,16 @@
 extern "C" {
 #endif
 
-typedef enum zs3_status {
+/* A status must be looked at: with C2x's [[nodiscard]] on the type, every
+ * call whose zs3_status is dropped is a compile error (-Werror); one that
+ * may be ignored on purpose says so with a (void) cast and a comment. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L
+#define ZS3_NODISCARD [[nodiscard]]
+#else
+#define ZS3_NODISCARD
+#endif
+
+typedef enum ZS3_NODISCARD zs3_status {
 	ZS3_OK = 0,
 	ZS3_ENOTFOUND,     /* no object under that key */
 	ZS3_EPRECONDITION, /* conditional put lost: key exists / ETag differs */

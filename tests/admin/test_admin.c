@@ -114,7 +114,7 @@ static bool fsx_open(struct fsx *x, bool background)
 static void fsx_close_db(struct fsx *x)
 {
 	zfs_close(x->fs);
-	lsm_close(x->db);
+	(void)lsm_close(x->db);
 	x->fs = NULL;
 	x->db = NULL;
 }
@@ -284,12 +284,12 @@ static void t_corruptions(void *ctx)
 	struct zfs_dirent de = { 999999, d2.next_cookie, ZFS_REG };
 	REQUIRE((b = lsm_batch_new()));
 	REQUIRE(zfs_dirent_encode(&de, &v) == 0);
-	lsm_batch_put(b, k, zfs_key_dirent(k, t.d2, "ghost", 5), v.data, v.len);
+	CHECK(lsm_batch_put(b, k, zfs_key_dirent(k, t.d2, "ghost", 5), v.data, v.len) == LSM_OK);
 	REQUIRE(zfs_cookie_encode(999999, "ghost", 5, &v) == 0);
-	lsm_batch_put(b, k, zfs_key_cookie(k, t.d2, d2.next_cookie), v.data, v.len);
+	CHECK(lsm_batch_put(b, k, zfs_key_cookie(k, t.d2, d2.next_cookie), v.data, v.len) == LSM_OK);
 	d2.next_cookie++;
 	REQUIRE(zfs_inode_encode(&d2, &v) == 0);
-	lsm_batch_put(b, ik, zfs_key_inode(ik, t.d2), v.data, v.len);
+	CHECK(lsm_batch_put(b, ik, zfs_key_inode(ik, t.d2), v.data, v.len) == LSM_OK);
 	REQUIRE(plant(&x, b));
 	zfs_inode_free(&d2);
 
@@ -299,12 +299,12 @@ static void t_corruptions(void *ctx)
 		zfs_inode_decode(v.data, v.len, t.small, &sm) == 0);
 	sm.a.nlink = 7;
 	REQUIRE((b = lsm_batch_new()) && zfs_inode_encode(&sm, &v) == 0);
-	lsm_batch_put(b, ik, zfs_key_inode(ik, t.small), v.data, v.len);
+	CHECK(lsm_batch_put(b, ik, zfs_key_inode(ik, t.small), v.data, v.len) == LSM_OK);
 	REQUIRE(plant(&x, b));
 
 	/* 3. an orphan chunk past the end of small.txt (12 bytes): chunk 5 */
 	REQUIRE((b = lsm_batch_new()));
-	lsm_batch_put(b, k, zfs_key_chunk(k, t.small, 5), "stray bytes", 11);
+	CHECK(lsm_batch_put(b, k, zfs_key_chunk(k, t.small, 5), "stray bytes", 11) == LSM_OK);
 	REQUIRE(plant(&x, b));
 
 	/* 4. an inode no entry names (and the superblock does not count) */
@@ -315,7 +315,7 @@ static void t_corruptions(void *ctx)
 	orphan.a.size = 0;
 	orphan.a.used = 0;
 	REQUIRE((b = lsm_batch_new()) && zfs_inode_encode(&orphan, &v) == 0);
-	lsm_batch_put(b, ik, zfs_key_inode(ik, 5000), v.data, v.len);
+	CHECK(lsm_batch_put(b, ik, zfs_key_inode(ik, 5000), v.data, v.len) == LSM_OK);
 	REQUIRE(plant(&x, b));
 	zfs_inode_free(&sm);
 	lsm_buf_free(&v);
@@ -376,8 +376,8 @@ static void t_more_repairs(void *ctx)
 	char chunk[ZFS_CHUNK_SIZE];
 	memcpy(chunk, big + 3 * ZFS_CHUNK_SIZE, BIG - 3 * ZFS_CHUNK_SIZE);
 	memset(chunk + (BIG - 3 * ZFS_CHUNK_SIZE), 'X', 100);
-	lsm_batch_put(b, k, zfs_key_chunk(k, t.big, 3), chunk, BIG - 3 * ZFS_CHUNK_SIZE + 100);
-	lsm_batch_put(b, k, zfs_key_chunk(k, t.d1, 0), "dir data", 8);
+	CHECK(lsm_batch_put(b, k, zfs_key_chunk(k, t.big, 3), chunk, BIG - 3 * ZFS_CHUNK_SIZE + 100) == LSM_OK);
+	CHECK(lsm_batch_put(b, k, zfs_key_chunk(k, t.d1, 0), "dir data", 8) == LSM_OK);
 	/* drop the cookie record of "small.txt" in d1 */
 	struct lsm_db_iter *it;
 	struct lsm_read_options ro = { 0 };
@@ -391,7 +391,7 @@ static void t_more_repairs(void *ctx)
 		const uint8_t *ck = lsm_db_iter_key(it, &kl), *cv = lsm_db_iter_value(it, &vl), *nm;
 		uint64_t ino;
 		if (zfs_cookie_decode(cv, vl, &ino, &nm, &nl) == 0 && nl == 9 && !memcmp(nm, "small.txt", 9))
-			lsm_batch_delete(b, ck, kl);
+			CHECK(lsm_batch_delete(b, ck, kl) == LSM_OK);
 	}
 	lsm_db_iter_free(it);
 	REQUIRE(plant(&x, b));
@@ -475,9 +475,9 @@ static void t_not_a_filesystem(void *ctx)
 	o.store = x.store;
 	o.no_background = true;
 	REQUIRE(lsm_open(&o, &x.db) == LSM_OK);
-	lsm_batch_put(b, "hello", 5, "world", 5);
+	CHECK(lsm_batch_put(b, "hello", 5, "world", 5) == LSM_OK);
 	REQUIRE(plant(&x, b));
-	lsm_close(x.db);
+	(void)lsm_close(x.db);
 	x.db = NULL;
 	r = zerofs("%s ls /", x.store_args);
 	EXPECT(r, 3, "no superblock");

@@ -1148,7 +1148,7 @@ int main(int argc, char **argv)
 		rc = 1;
 out:
 	if (b.db)
-		lsm_close(b.db);
+		(void)lsm_close(b.db);
 	zs3_close(b.store);
 	free(b.pool);
 	free(b.perm);

@@ -39,7 +39,7 @@ static void open_fs(void)
 static void reopen_fs(void)
 {
 	zfs_close(fs);
-	lsm_close(db);
+	(void)lsm_close(db);
 	open_fs();
 }
 
@@ -455,7 +455,7 @@ int main(int argc, char **argv)
 	tl_run("persistence", t_persistence, NULL);
 	tl_run("corruption_is_eio_for_that_object", t_corruption, NULL);
 	zfs_close(fs);
-	lsm_close(db);
+	(void)lsm_close(db);
 	zs3_close(store);
 	rm_rf(dir);
 	free(dir);

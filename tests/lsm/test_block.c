@@ -254,16 +254,16 @@ static void t_entry_corruption(void *ctx)
 		struct lsm_buf b = { 0 };
 		uint8_t k[16];
 		lsm_ikey_encode(k, "a", 1, 1, LSM_TYPE_PUT); /* 9-byte first key */
-		lsm_buf_put_varint(&b, 0);
-		lsm_buf_put_varint(&b, 9);
-		lsm_buf_put_varint(&b, 0);
-		lsm_buf_append(&b, k, 9);
-		lsm_buf_put_varint(&b, second[c].shared);
-		lsm_buf_put_varint(&b, second[c].unshared);
-		lsm_buf_put_varint(&b, second[c].vlen);
-		lsm_buf_append(&b, "bbbbbbbbbbbbbbbbbbbb", 20);
-		lsm_buf_put_fixed32(&b, 0);
-		lsm_buf_put_fixed32(&b, 1);
+		CHECK(lsm_buf_put_varint(&b, 0) == LSM_OK);
+		CHECK(lsm_buf_put_varint(&b, 9) == LSM_OK);
+		CHECK(lsm_buf_put_varint(&b, 0) == LSM_OK);
+		CHECK(lsm_buf_append(&b, k, 9) == LSM_OK);
+		CHECK(lsm_buf_put_varint(&b, second[c].shared) == LSM_OK);
+		CHECK(lsm_buf_put_varint(&b, second[c].unshared) == LSM_OK);
+		CHECK(lsm_buf_put_varint(&b, second[c].vlen) == LSM_OK);
+		CHECK(lsm_buf_append(&b, "bbbbbbbbbbbbbbbbbbbb", 20) == LSM_OK);
+		CHECK(lsm_buf_put_fixed32(&b, 0) == LSM_OK);
+		CHECK(lsm_buf_put_fixed32(&b, 1) == LSM_OK);
 		struct lsm_block blk;
 		REQUIRE(lsm_block_parse(b.data, b.len, &blk) == LSM_OK);
 		struct lsm_block_iter it;
@@ -372,7 +372,7 @@ static void t_stored(void *ctx)
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct lsm_buf out = { 0 };
 		/* a prefix: the stored block is appended */
-		lsm_buf_append(&out, "xyz", 3);
+		CHECK(lsm_buf_append(&out, "xyz", 3) == LSM_OK);
 		REQUIRE(lsm_block_store(&out, cases[c].p, cases[c].n, cases[c].level, cctx) == LSM_OK);
 		const uint8_t *s = out.data + 3;
 		size_t sn = out.len - 3;

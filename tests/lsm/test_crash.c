@@ -78,7 +78,8 @@ static void child_main(int round, int fd)
 			size_t kl, vl;
 			batch_key(round, n, j, k, &kl);
 			batch_value(round, n, j, v, &vl, &rs);
-			lsm_batch_put(b, k, kl, v, vl);
+			if (lsm_batch_put(b, k, kl, v, vl) != LSM_OK)
+				_exit(3);
 		}
 		bool durable = n % 3 == 0;
 		lsm_status st = lsm_write(db, b, durable ? LSM_WRITE_DURABLE : 0);
@@ -273,7 +274,7 @@ static void t_faults(void *ctx)
 		char k[32], v[300];
 		int kl = snprintf(k, sizeof(k), "key%05d", i);
 		memset(v, 'a' + i % 26, sizeof(v));
-		lsm_batch_put(b, k, (size_t)kl, v, sizeof(v));
+		CHECK(lsm_batch_put(b, k, (size_t)kl, v, sizeof(v)) == LSM_OK);
 		lsm_status st = lsm_write(db, b, LSM_WRITE_DURABLE);
 		lsm_batch_free(b);
 		if (st == LSM_OK) {
@@ -285,12 +286,12 @@ static void t_faults(void *ctx)
 			failed++;
 		}
 		if (i % 97 == 96) { /* a crash-free restart now and then */
-			lsm_close(db);
+			(void)lsm_close(db);
 			db = NULL;
 		}
 	}
 	if (db)
-		lsm_close(db);
+		(void)lsm_close(db);
 	/* the store recovers: everything acknowledged is there */
 	fc.error_rate = fc.lost_reply_rate = 0;
 	zs3_fault_set(fault, &fc);
@@ -317,7 +318,7 @@ static void t_faults(void *ctx)
 	CHECK(lost == 0);
 	CHECK(ok > N / 2);
 	lsm_buf_free(&v);
-	lsm_close(db);
+	(void)lsm_close(db);
 	zs3_close(s);
 	rm_rf(fdir);
 	free(fdir);

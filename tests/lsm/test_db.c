@@ -292,7 +292,7 @@ static void t_model(void *ctx)
 	       (unsigned long long)s.sst_count, (unsigned long long)s.run_count,
 	       (unsigned long long)s.l0_count);
 	CHECK(bad == 0);
-	lsm_close(db);
+	(void)lsm_close(db);
 	lsm_batch_free(b);
 	model_free(&m);
 	fixture_close(&f);
@@ -338,8 +338,8 @@ static void t_fencing(void *ctx)
 	LST(put1(a, "k4", "a-later", 0), LSM_EFENCED);
 	LST(lsm_compact_all(a), LSM_EFENCED);
 	LST(put1(b, "k5", "from-b", LSM_WRITE_DURABLE), LSM_OK);
-	lsm_close(a);
-	lsm_close(b);
+	(void)lsm_close(a);
+	(void)lsm_close(b);
 	REQUIRE(lsm_open(&o, &b) == LSM_OK);
 	CHECK(has(b, "k1", "from-a"));
 	CHECK(has(b, "k3", NULL));
@@ -348,7 +348,7 @@ static void t_fencing(void *ctx)
 	struct lsm_stats s;
 	lsm_stats(b, &s);
 	CHECK(s.writer_epoch == 3);
-	lsm_close(b);
+	(void)lsm_close(b);
 	fixture_close(&f);
 }
 
@@ -374,7 +374,7 @@ static void t_checkpoint(void *ctx)
 	REQUIRE(lsm_open(&ro, &cp) == LSM_OK);
 	CHECK(has(cp, "a", "1") && has(cp, "b", "2") && has(cp, "c", NULL));
 	LST(put1(cp, "x", "y", 0), LSM_EREADONLY);
-	lsm_close(cp);
+	(void)lsm_close(cp);
 	ro.checkpoint = "nope";
 	LST(lsm_open(&ro, &cp), LSM_ENOTFOUND);
 	/* the live tree moved on */
@@ -383,10 +383,10 @@ static void t_checkpoint(void *ctx)
 	ro.checkpoint = NULL;
 	REQUIRE(lsm_open(&ro, &cp) == LSM_OK);
 	CHECK(has(cp, "a", "changed") && has(cp, "c", "3"));
-	lsm_close(cp);
+	(void)lsm_close(cp);
 	LST(lsm_checkpoint_delete(db, "snap1"), LSM_OK);
 	LST(lsm_checkpoint_delete(db, "snap1"), LSM_ENOTFOUND);
-	lsm_close(db);
+	(void)lsm_close(db);
 	fixture_close(&f);
 }
 
@@ -451,7 +451,7 @@ static void t_read_only_beside_writer(void *ctx)
 	       (unsigned long long)ssts, (unsigned long long)d.wal_replayed_objects,
 	       (unsigned long long)d.wal_replayed_bytes);
 	lsm_description_free(&d);
-	lsm_close(r);
+	(void)lsm_close(r);
 	if (rstore) {
 		zs3_stats(rstore, &after);
 		CHECK(after.requests[ZS3_OP_PUT] == 0 && after.requests[ZS3_OP_DELETE] == 0);
@@ -472,7 +472,7 @@ static void t_read_only_beside_writer(void *ctx)
 	ro.store = f.store;
 	REQUIRE(lsm_open(&ro, &r) == LSM_OK);
 	CHECK(has(r, "after", "reader"));
-	lsm_close(r);
+	(void)lsm_close(r);
 	LST(put1(w, "still", "writing", LSM_WRITE_DURABLE), LSM_OK);
 	LST(lsm_close(w), LSM_OK);
 	/* an empty store holds no tree */
@@ -532,10 +532,10 @@ static void t_group_commit(void *ctx)
 	CHECK(errors == 0);
 	CHECK(s.writes == 400);
 	CHECK(s.wal_uploads < s.writes); /* shared, not one upload per write */
-	lsm_close(db);
+	(void)lsm_close(db);
 	REQUIRE(lsm_open(&o, &db) == LSM_OK);
 	CHECK(has(db, "w07-024", "v24") && has(db, "w15-000", "v0"));
-	lsm_close(db);
+	(void)lsm_close(db);
 	fixture_close(&f);
 }
 
@@ -572,10 +572,10 @@ static void t_gc(void *ctx)
 	       (unsigned long long)deleted, l.count, (unsigned long long)s.sst_count);
 	CHECK(l.count == s.sst_count); /* the checkpoint pins the same SSTs */
 	zs3_list_free(&l);
-	lsm_close(db);
+	(void)lsm_close(db);
 	REQUIRE(lsm_open(&o, &db) == LSM_OK);
 	CHECK(has(db, "k0299", "round 4 value 299 .............................."));
-	lsm_close(db);
+	(void)lsm_close(db);
 	fixture_close(&f);
 }
 
@@ -647,7 +647,7 @@ static void t_stats(void *ctx)
 	CHECK(s4.block_cache_misses > s3.block_cache_misses); /* the first pass */
 	CHECK(s4.block_cache_hits > s3.block_cache_hits);     /* the second */
 	CHECK(s4.gets >= s3.gets + 40);
-	lsm_close(db);
+	(void)lsm_close(db);
 	fixture_close(&f);
 	rm_rf(cache);
 	free(cache);
@@ -676,7 +676,7 @@ static void t_object_cache(void *ctx)
 		CHECK(put1(db, k, v, 0) == LSM_OK);
 	}
 	LST(lsm_compact_all(db), LSM_OK); /* the new SST is cached as it is written */
-	lsm_close(db);
+	(void)lsm_close(db);
 	struct zs3_stats before, after;
 	zs3_stats(f.store, &before);
 	REQUIRE(lsm_open(&o, &db) == LSM_OK);
@@ -694,7 +694,7 @@ static void t_object_cache(void *ctx)
 	CHECK(s.disk_cache_hits > 0 && s.disk_cache_misses == 0);
 	/* the only GETs are the open's manifest and WAL reads, not SST blocks */
 	CHECK(after.requests[ZS3_OP_GET] - before.requests[ZS3_OP_GET] <= 4);
-	lsm_close(db);
+	(void)lsm_close(db);
 	fixture_close(&f);
 	rm_rf(cache);
 	free(cache);
@@ -769,7 +769,7 @@ static void t_cold_readers(void *ctx)
 	for (size_t i = 0; i < d.level_count; i++)
 		sst_bytes += d.levels[i].bytes;
 	lsm_description_free(&d);
-	lsm_close(db);
+	(void)lsm_close(db);
 
 	/* a fresh, empty disk cache, a block cache too small to help */
 	o.cache_dir = cache;
@@ -805,7 +805,7 @@ static void t_cold_readers(void *ctx)
 	/* one whole copy, plus the ranges read while it downloaded */
 	CHECK_MSG(down < sst_bytes + sst_bytes / 2, "downloaded %llu bytes for %llu of SSTs",
 		  (unsigned long long)down, (unsigned long long)sst_bytes);
-	lsm_close(db);
+	(void)lsm_close(db);
 	fixture_close(&f);
 	rm_rf(cache);
 	free(cache);
@@ -834,7 +834,7 @@ static void t_corruption(void *ctx)
 	uint64_t deleted;
 	usleep(20 * 1000);
 	LST(lsm_gc(db, &deleted), LSM_OK); /* leaves only the live SST */
-	lsm_close(db);
+	(void)lsm_close(db);
 	REQUIRE(zs3_list(f.store, "sst/", NULL, 10, &l) == ZS3_OK && l.count == 1);
 	REQUIRE(zs3_get(f.store, l.entries[0].key, zs3_range_all(), &buf, NULL) == ZS3_OK);
 	buf.data[100] ^= 0x55; /* inside the first data block */
@@ -844,7 +844,7 @@ static void t_corruption(void *ctx)
 	LST(lsm_get(db, "k0000", 5, &v), LSM_ECORRUPT);
 	lsm_buf_free(&v);
 	LST(put1(db, "after", "x", LSM_WRITE_DURABLE), LSM_OK);
-	lsm_close(db);
+	(void)lsm_close(db);
 	zs3_list_free(&l);
 
 	/* now damage the newest WAL object that holds a record */

@@ -784,25 +784,25 @@ static bool rewrite_first_handle(const struct lsm_buf *obj, const struct regions
 			v = h;
 			first = false;
 		}
-		lsm_block_builder_add(&bb, k, kl, v, vl);
+		CHECK(lsm_block_builder_add(&bb, k, kl, v, vl) == LSM_OK);
 	}
 	lsm_block_iter_fini(&it);
 	const uint8_t *bp;
 	size_t bn;
-	lsm_block_builder_finish(&bb, &bp, &bn);
+	CHECK(lsm_block_builder_finish(&bb, &bp, &bn) == LSM_OK);
 	/* data + filter, new index, meta, footer */
-	lsm_buf_append(out, obj->data, (size_t)r->index_off);
+	CHECK(lsm_buf_append(out, obj->data, (size_t)r->index_off) == LSM_OK);
 	uint64_t ioff = out->len;
-	lsm_block_store(out, bp, bn, 0, NULL);
+	CHECK(lsm_block_store(out, bp, bn, 0, NULL) == LSM_OK);
 	uint64_t isize = out->len - ioff, moff = out->len;
-	lsm_buf_append(out, obj->data + r->meta_off, (size_t)r->meta_size);
+	CHECK(lsm_buf_append(out, obj->data + r->meta_off, (size_t)r->meta_size) == LSM_OK);
 	uint8_t f[68];
 	memcpy(f, obj->data + obj->len - 68, 68);
 	lsm_enc_fixed64(f, ioff);
 	lsm_enc_fixed64(f + 8, isize);
 	lsm_enc_fixed64(f + 32, moff);
 	lsm_enc_fixed64(f + 52, lsm_checksum(f, 52));
-	lsm_buf_append(out, f, 68);
+	CHECK(lsm_buf_append(out, f, 68) == LSM_OK);
 	lsm_block_builder_free(&bb);
 	return true;
 }
