@@ -30,6 +30,7 @@ static void fill_defaults(struct lsm_options *o)
 	DEF(l0_compaction_trigger, 4);
 	DEF(l0_max, 16);
 	DEF(max_runs, 8);
+	DEF(write_stall_ms, 10000);
 	DEF(block_cache_bytes, 64u << 20);
 	DEF(gc_min_age_ms, 3600u * 1000);
 	DEF(gc_interval_ms, 600u * 1000);
@@ -459,11 +460,25 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 	pthread_mutex_lock(&db->write_lock);
 	pthread_mutex_lock(&db->lock);
 	/* backpressure: do not outrun flushing, compaction or the WAL uploads
-	 * (an unbounded pending WAL object would grow while one is in flight) */
+	 * (an unbounded pending WAL object would grow while one is in flight),
+	 * but not forever: a caller holding its own locks (the filesystem's)
+	 * must get an answer it can turn into "retry later" */
+	uint64_t stall_until = lsm_now_ms() + db->o.write_stall_ms;
 	while (!db->fatal && !db->closing && db->threads_started &&
 	       (db->n_frozen >= db->o.max_frozen || db->version->m.l0_count >= db->o.l0_max ||
 		(db->wal_inflight_id && db->wal_buf.len >= db->o.wal_upload_bytes) ||
 		db->wal_buf.len >= 2 * db->o.wal_upload_bytes)) {
+		if (lsm_now_ms() >= stall_until) {
+			st = lsm_fail(LSM_ETRANSIENT,
+				      "writes stalled for %u ms (frozen memtables %zu, L0 SSTs %zu, "
+				      "WAL bytes pending %zu): the store is slow or unreachable",
+				      db->o.write_stall_ms, (size_t)db->n_frozen,
+				      (size_t)db->version->m.l0_count, db->wal_buf.len);
+			atomic_fetch_add(&db->stats.write_stalls, 1);
+			pthread_mutex_unlock(&db->lock);
+			pthread_mutex_unlock(&db->write_lock);
+			return st;
+		}
 		db->bg_kick = db->compact_kick = db->wal_kick = true;
 		pthread_cond_broadcast(&db->cond);
 		lsm_cond_wait_ms(&db->cond, &db->lock, 100);
@@ -783,6 +798,7 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 	o->last_durable_ms_ago = lsm_now_ms() - db->last_durable_ms;
 	o->wal_unflushed_bytes = (db->wal_enc_open ? db->wal_buf.len : 0) +
 				 (db->wal_inflight_id ? db->wal_inflight.len : 0);
+	o->write_stalls = atomic_load(&db->stats.write_stalls);
 	for (size_t i = 0; i < db->n_ssts; i++) {
 		if (db->ssts[i].sst) {
 			struct lsm_sst_stats ss;

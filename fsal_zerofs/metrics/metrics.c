@@ -301,6 +301,9 @@ static void render_lsm(struct zm_text *t, const struct zm_export_snapshot *e, si
 	SIMPLE_U64(t, e, n, "zerofs_lsm_wal_unflushed_bytes", "gauge",
 		   "WAL bytes written but not yet acknowledged by the store (0: everything is durable)",
 		   OPEN, x->lsm.wal_unflushed_bytes);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_write_stalls_total", "counter",
+		   "Writes refused (the client is asked to retry) after waiting too long on backpressure",
+		   OPEN, x->lsm.write_stalls);
 	SIMPLE_F(t, e, n, "zerofs_lsm_last_durable_flush_age_seconds", "gauge",
 		 "Seconds since the store last acknowledged a WAL upload (grows while idle: read with zerofs_lsm_wal_unflushed_bytes)",
 		 OPEN, (double)x->lsm.last_durable_ms_ago / 1000.0);

@@ -55,6 +55,11 @@ struct lsm_options {
 	unsigned l0_compaction_trigger; /* compact when L0 holds this many SSTs; 0 = 4 */
 	unsigned l0_max;           /* writers wait while L0 holds this many; 0 = 16 */
 	unsigned max_runs;         /* merge sorted runs beyond this many; 0 = 8 */
+	/* A write that has waited this long on backpressure (memtables or L0
+	 * full, WAL uploads behind, e.g. while the store does not answer) fails
+	 * with LSM_ETRANSIENT instead of waiting on: nothing of it is applied,
+	 * and the caller may retry. 0 = 10000 (10 s). */
+	unsigned write_stall_ms;
 
 	size_t block_cache_bytes;  /* in-memory block cache; 0 = 64 MiB */
 	const char *cache_dir;     /* on-disk object cache; NULL = none */
@@ -188,6 +193,7 @@ struct lsm_stats {
 	uint64_t last_durable_ms_ago;
 	uint64_t disk_cache_bytes;    /* held by the on-disk object cache */
 	uint64_t wal_unflushed_bytes; /* WAL bytes not acknowledged by the store yet (0: all durable) */
+	uint64_t write_stalls;        /* writes refused after waiting write_stall_ms on backpressure */
 };
 void lsm_stats(struct lsm_db *db, struct lsm_stats *out);
 

@@ -811,6 +811,72 @@ static void t_cold_readers(void *ctx)
 	free(cache);
 }
 
+/* A write that would wait on backpressure past write_stall_ms (here: every
+ * WAL upload fails, so the pending WAL object fills) fails with
+ * LSM_ETRANSIENT, applies nothing, and is counted; once the store answers
+ * again, writes go through and everything acknowledged is there. */
+static void t_write_stall(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_stats s;
+	struct zs3_fault_config down = { .seed = seed };
+	struct zs3_store *fault;
+	char k[32], v[1024];
+	int acked = 0, stalled = -1;
+
+	REQUIRE(fixture_open(&f, "stall"));
+	REQUIRE(zs3_open_fault(f.store, &down, &fault) == ZS3_OK);
+	f.store = fault; /* closing it closes what it wraps */
+	small_options(&o, f.store);
+	o.no_background = false; /* backpressure needs the WAL thread */
+	o.memtable_bytes = 8u << 20; /* the WAL, not the memtables, fills up */
+	o.wal_upload_bytes = 8192;
+	o.flush_interval_ms = 20;
+	o.write_stall_ms = 300;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	down.error_rate = 1.0; /* every PUT fails from now on: no WAL upload lands */
+	down.op_mask = 1u << ZS3_OP_PUT;
+	zs3_fault_set(f.store, &down);
+	memset(v, 'v', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	for (int i = 0; i < 2000 && stalled < 0; i++) {
+		snprintf(k, sizeof(k), "stall%05d", i);
+		lsm_status st = put1(db, k, v, 0);
+		if (st == LSM_OK)
+			acked++;
+		else if (st == LSM_ETRANSIENT)
+			stalled = i;
+		else
+			CHECK_MSG(0, "write %d: %s (%s)", i, lsm_strstatus(st), lsm_last_error());
+	}
+	printf("  %d writes accepted, then one refused: %s\n", acked, lsm_last_error());
+	REQUIRE(stalled >= 0);
+	CHECK(strstr(lsm_last_error(), "stalled") != NULL);
+	lsm_stats(db, &s);
+	CHECK(s.write_stalls >= 1);
+	CHECK(!has(db, k, v)); /* the refused write applied nothing */
+
+	/* the store answers again: the stalled writer's retry goes through */
+	down.error_rate = 0;
+	zs3_fault_set(f.store, &down);
+	lsm_status st = LSM_ETRANSIENT;
+	for (int tries = 0; tries < 200 && st == LSM_ETRANSIENT; tries++)
+		st = put1(db, k, v, LSM_WRITE_DURABLE);
+	CHECK_MSG(st == LSM_OK, "write after recovery: %s", lsm_strstatus(st));
+	CHECK(lsm_flush(db) == LSM_OK);
+	(void)lsm_close(db);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i <= stalled; i++) {
+		snprintf(k, sizeof(k), "stall%05d", i);
+		CHECK_MSG(has(db, k, v), "%s lost", k);
+	}
+	(void)lsm_close(db);
+	fixture_close(&f);
+}
+
 /* A damaged SST is reported on read; a damaged WAL object stops the open. */
 static void t_corruption(void *ctx)
 {
@@ -889,6 +955,7 @@ int main(int argc, char **argv)
 	tl_run("object_cache", t_object_cache, NULL);
 	tl_run("cold_readers_download_once", t_cold_readers, NULL);
 	tl_run("stats", t_stats, NULL);
+	tl_run("write_stall_is_transient", t_write_stall, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
 		tl_run("corruption", t_corruption, NULL);
 	return tl_finish();
