@@ -287,6 +287,40 @@ static void t_setattr(void *ctx)
 	CHECK(a.mtime.sec > 1500000000);
 }
 
+/* A truncate to the current size changes nothing: no record is written (so
+ * no upload is owed), the change counter and times stay; a real truncate
+ * still counts. */
+static void t_setattr_same_size(void *ctx)
+{
+	(void)ctx;
+	struct zfs_attr f, a, set = { .size = 0 };
+	struct zfs_create_args r = reg(0644);
+	struct lsm_stats before, after;
+
+	E(zfs_create(fs, ZFS_ROOT_INO, "same-size", &r, false, &f), 0);
+	lsm_stats(db, &before);
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE, &set, false, &a), 0); /* open(O_TRUNC) of it */
+	lsm_stats(db, &after);
+	CHECK(after.writes == before.writes);
+	CHECK(a.change == f.change && a.size == 0);
+	CHECK(a.mtime.sec == f.mtime.sec && a.mtime.nsec == f.mtime.nsec);
+	CHECK(a.ctime.sec == f.ctime.sec && a.ctime.nsec == f.ctime.nsec);
+	E(zfs_write(fs, f.ino, 0, 5, "hello", false, &a), 0);
+	set.size = 5;
+	lsm_stats(db, &before);
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE, &set, false, &a), 0);
+	lsm_stats(db, &after);
+	CHECK(after.writes == before.writes && a.size == 5);
+	set.size = 2;
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE, &set, false, &a), 0);
+	lsm_stats(db, &before);
+	CHECK(before.writes == after.writes + 1 && a.size == 2 && a.change > f.change);
+	/* size and another attribute: a real change, even at the same size */
+	set.mode = 0600;
+	E(zfs_setattr(fs, f.ino, ZFS_SET_SIZE | ZFS_SET_MODE, &set, false, &a), 0);
+	CHECK(a.mode == 0600 && a.size == 2);
+}
+
 /* 10,000 entries listed in pages of 100 while entries are added and removed:
  * every entry present throughout is seen exactly once. */
 struct page {
@@ -451,6 +485,7 @@ int main(int argc, char **argv)
 	tl_run("rename", t_rename, NULL);
 	tl_run("data", t_data, NULL);
 	tl_run("setattr", t_setattr, NULL);
+	tl_run("setattr_same_size_writes_nothing", t_setattr_same_size, NULL);
 	tl_run("readdir", t_readdir, NULL);
 	tl_run("persistence", t_persistence, NULL);
 	tl_run("corruption_is_eio_for_that_object", t_corruption, NULL);
