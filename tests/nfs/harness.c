@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,27 @@ int hn_run_in_child(int (*run)(void), void (*cleanup)(void))
 		return 1;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int hn_main(int argc, char **argv, const char *prog, int (*run)(void), void (*cleanup)(void))
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [filter]\n", prog);
+		return 2;
+	}
+	if (getuid() != 0) {
+		fprintf(stderr, "%s needs root (ganesha with a private rpcbind)\n", prog);
+		return 1;
+	}
+	if (!hn_set_dirs(argv[1], argv[2], argv[3])) {
+		fprintf(stderr, "bad SRC_DIR, PLUGIN_DIR or WORK_DIR (absolute paths under %d bytes)\n",
+			DIR_MAX);
+		return 2;
+	}
+	if (!hn_parse_options(argc, argv, 4))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	return hn_run_in_child(run, cleanup);
 }
 
 bool ganesha(const char *verb, const char *dir, const char *args)

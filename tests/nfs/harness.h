@@ -43,6 +43,13 @@ bool hn_write_cred(void);
  * the exit status for main: the child's, or 1 if it died of a signal. */
 int hn_run_in_child(int (*run)(void), void (*cleanup)(void));
 
+/* The main() of a test program taking SRC_DIR PLUGIN_DIR WORK_DIR [--rgw]
+ * [filter]: checks root and the arguments (exit status 2 and a usage line
+ * naming prog if they are bad), sets the dirs and options, ignores SIGPIPE
+ * (a server that dies mid-call fails a check instead of killing the test),
+ * and runs run() in a child with cleanup() after it (hn_run_in_child). */
+int hn_main(int argc, char **argv, const char *prog, int (*run)(void), void (*cleanup)(void));
+
 /* scripts/ganesha.sh VERB DIR [ARGS]; true on success. */
 bool ganesha(const char *verb, const char *dir, const char *args);
 

@@ -597,21 +597,6 @@ static void stop_all(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [filter]\n", argv[0]);
-		return 2;
-	}
-	if (getuid() != 0) {
-		fprintf(stderr, "test_metrics needs root (ganesha with a private rpcbind)\n");
-		return 1;
-	}
-	if (!hn_set_dirs(argv[1], argv[2], argv[3])) {
-		fprintf(stderr, "bad SRC_DIR, PLUGIN_DIR or WORK_DIR\n");
-		return 2;
-	}
-	if (!hn_parse_options(argc, argv, 4))
-		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	/* the tests run in a child, so that ganesha is stopped even if it dies */
-	return hn_run_in_child(run_all, stop_all);
+	return hn_main(argc, argv, "test_metrics", run_all, stop_all);
 }

@@ -1715,22 +1715,7 @@ static void stop_all(void)
  * failed check), the parent stops every ganesha the run started. */
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s SRC_DIR PLUGIN_DIR WORK_DIR [--rgw] [filter]\n", argv[0]);
-		return 2;
-	}
-	if (getuid() != 0) {
-		fprintf(stderr, "test_nfs needs root (ganesha with a private rpcbind)\n");
-		return 1;
-	}
-	if (!hn_set_dirs(argv[1], argv[2], argv[3])) {
-		fprintf(stderr, "bad SRC_DIR, PLUGIN_DIR or WORK_DIR (absolute paths under %d bytes)\n",
-			DIR_MAX);
-		return 2;
-	}
-	if (!hn_parse_options(argc, argv, 4))
-		return 1;
-	return hn_run_in_child(run_all, stop_all);
+	return hn_main(argc, argv, "test_nfs", run_all, stop_all);
 }
 
 static int run_all(void)

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -914,22 +913,5 @@ static void stop_all(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s SRC_DIR PLUGIN_DIR WORK_DIR [filter]\n", argv[0]);
-		return 2;
-	}
-	if (getuid() != 0) {
-		fprintf(stderr, "test_v4_state needs root (ganesha with a private rpcbind)\n");
-		return 1;
-	}
-	if (!hn_set_dirs(argv[1], argv[2], argv[3])) {
-		fprintf(stderr, "bad SRC_DIR, PLUGIN_DIR or WORK_DIR (absolute paths under %d bytes)\n",
-			DIR_MAX);
-		return 2;
-	}
-	if (!hn_parse_options(argc, argv, 4))
-		return 1;
-	/* a server that dies mid-call must fail a check, not kill the test */
-	signal(SIGPIPE, SIG_IGN);
-	return hn_run_in_child(run_all, stop_all);
+	return hn_main(argc, argv, "test_v4_state", run_all, stop_all);
 }
