@@ -593,3 +593,189 @@ lsm_status lsm_sst_get(struct lsm_sst *sst, const uint8_t *user_key, size_t ulen
 		free(target);
 	return st;
 }
+
+/* ---- checking the whole object (lsm_sst_check) ---- */
+
+struct check {
+	struct lsm_sst *sst;
+	struct lsm_buf prev; /* the previous entry's key, across blocks */
+	struct lsm_buf sep;  /* the previous block's index separator */
+	struct lsm_buf first; /* the SST's first key */
+	bool have_sep;
+	uint64_t blocks, entries, deletes, min_seq, max_seq, key_bytes, value_bytes;
+};
+
+static lsm_status set_key(struct lsm_buf *b, const uint8_t *k, size_t n)
+{
+	b->len = 0;
+	return lsm_buf_append(b, k, n);
+}
+
+/* Checks one entry of a data block; `at` is its offset in the block. */
+static lsm_status check_entry(struct check *c, uint64_t off, size_t at, const uint8_t *k,
+			      size_t kl, size_t vl, bool first_in_block)
+{
+	struct lsm_sst *sst = c->sst;
+	unsigned long long o = (unsigned long long)off;
+	enum lsm_type t = lsm_ikey_type(k, kl);
+	uint64_t seq = lsm_ikey_seq(k, kl);
+	bool new_user_key = c->entries == 0 ||
+			    lsm_ukey_compare(c->prev.data, lsm_ikey_user_len(c->prev.len), k,
+					     lsm_ikey_user_len(kl)) != 0;
+	if (t != LSM_TYPE_PUT && t != LSM_TYPE_DELETE && t != LSM_TYPE_BLOB_REF)
+		return lsm_fail(LSM_ECORRUPT, "sst data block at %llu: entry at %zu of unknown type %d",
+				o, at, (int)t);
+	if (c->entries && lsm_ikey_compare(c->prev.data, c->prev.len, k, kl) >= 0)
+		return lsm_fail(LSM_ECORRUPT, "sst data block at %llu: entry at %zu is out of order", o,
+				at);
+	if (first_in_block && c->have_sep && lsm_ikey_compare(k, kl, c->sep.data, c->sep.len) <= 0)
+		return lsm_fail(LSM_ECORRUPT, "sst data block at %llu: its first key is not above the "
+				"previous block's index separator", o);
+	if (sst->has_filter && new_user_key &&
+	    !lsm_bloom_may_contain_hash(&sst->filter, lsm_bloom_hash(k, lsm_ikey_user_len(kl))))
+		return lsm_fail(LSM_ECORRUPT, "sst filter block: it lacks the user key of the entry at "
+				"%zu of the data block at %llu", at, o);
+	if (seq < c->min_seq)
+		c->min_seq = seq;
+	if (seq > c->max_seq)
+		c->max_seq = seq;
+	c->deletes += t == LSM_TYPE_DELETE;
+	c->key_bytes += kl;
+	c->value_bytes += vl;
+	if (c->entries++ == 0 && set_key(&c->first, k, kl))
+		return lsm_fail(LSM_ENOMEM, "out of memory");
+	return set_key(&c->prev, k, kl) ? lsm_fail(LSM_ENOMEM, "out of memory") : LSM_OK;
+}
+
+/* Reads and checks the data block at [off, off + size) named by separator sep. */
+static lsm_status check_block(struct check *c, uint64_t off, uint64_t size, const uint8_t *sep,
+			      size_t seplen)
+{
+	unsigned long long o = (unsigned long long)off;
+	struct lsm_buf b = { 0 };
+	uint8_t *owned = NULL;
+	const uint8_t *raw;
+	size_t n, at = 0;
+	uint32_t r = 0;
+	uint64_t in_block = 0;
+	struct lsm_block blk;
+	struct lsm_block_iter it;
+	lsm_status st = fetch(c->sst, off, size, &b);
+
+	if (!st)
+		st = lsm_block_unwrap(b.data, b.len, "sst data block", off, &owned, &raw, &n);
+	if (!st && (st = lsm_block_parse(raw, n, &blk)))
+		st = annotate(st, "sst data block", off);
+	if (st)
+		goto out;
+	lsm_block_iter_init(&it, &blk);
+	for (lsm_iter_seek_first(&it.base); it.valid && !st; lsm_iter_next(&it.base)) {
+		if (r < blk.nrestarts) { /* the next restart point must start an entry */
+			uint32_t ro = lsm_dec_fixed32(blk.data + blk.limit + (size_t)r * 4);
+			struct lsm_cursor cur = { blk.data + at, blk.limit - at };
+			uint64_t shared;
+			if (ro < at) {
+				st = lsm_fail(LSM_ECORRUPT, "sst data block at %llu: restart point %u "
+					      "(%u) is inside an entry", o, r, ro);
+				break;
+			}
+			if (ro == at) {
+				if (!lsm_get_varint(&cur, &shared) || shared != 0) {
+					st = lsm_fail(LSM_ECORRUPT, "sst data block at %llu: the restart "
+						      "entry at %zu shares a prefix", o, at);
+					break;
+				}
+				r++;
+			}
+		}
+		st = check_entry(c, off, at, it.key.data, it.key.len, it.vlen, in_block == 0);
+		in_block++;
+		at = it.next_off;
+	}
+	if (!st && it.st)
+		st = annotate(it.st, "sst data block", off);
+	else if (!st && in_block == 0)
+		st = lsm_fail(LSM_ECORRUPT, "sst data block at %llu holds no entry", o);
+	else if (!st && r != blk.nrestarts)
+		st = lsm_fail(LSM_ECORRUPT, "sst data block at %llu: restart point %u is not at an "
+			      "entry", o, r);
+	else if (!st && lsm_ikey_compare(c->prev.data, c->prev.len, sep, seplen) > 0)
+		st = lsm_fail(LSM_ECORRUPT, "sst data block at %llu: its last key is above its index "
+			      "separator", o);
+	lsm_block_iter_fini(&it);
+out:
+	free(owned);
+	lsm_buf_free(&b);
+	return st;
+}
+
+/* What the meta block says against what the blocks hold. */
+static lsm_status check_props(const struct check *c)
+{
+	const struct lsm_sst_props *p = &c->sst->props;
+	const char *what = NULL;
+	if (p->data_blocks != c->blocks)
+		what = "data blocks";
+	else if (p->entries != c->entries)
+		what = "entries";
+	else if (p->deletes != c->deletes)
+		what = "deletes";
+	else if (c->entries && (p->min_seq != c->min_seq || p->max_seq != c->max_seq))
+		what = "sequence range";
+	else if (p->raw_key_bytes != c->key_bytes || p->raw_value_bytes != c->value_bytes)
+		what = "key and value bytes";
+	else if (c->entries && (p->smallest_len != c->first.len ||
+				memcmp(p->smallest, c->first.data, c->first.len)))
+		what = "smallest key";
+	else if (c->entries && (p->largest_len != c->prev.len ||
+				memcmp(p->largest, c->prev.data, c->prev.len)))
+		what = "largest key";
+	if (!what)
+		return LSM_OK;
+	return lsm_fail(LSM_ECORRUPT, "sst meta block: its %s differ from the data blocks' "
+			"(%llu blocks, %llu entries)", what, (unsigned long long)c->blocks,
+			(unsigned long long)c->entries);
+}
+
+lsm_status lsm_sst_check(struct lsm_sst *sst, uint64_t *data_blocks, uint64_t *entries)
+{
+	struct check c = { .sst = sst, .min_seq = UINT64_MAX };
+	struct lsm_block_iter idx;
+	uint64_t next_off = 0;
+	lsm_status st = LSM_OK;
+
+	lsm_block_iter_init(&idx, &sst->index);
+	for (lsm_iter_seek_first(&idx.base); idx.valid && !st; lsm_iter_next(&idx.base)) {
+		size_t sl, vl;
+		const uint8_t *sep = lsm_iter_key(&idx.base, &sl), *v = lsm_iter_value(&idx.base, &vl);
+		struct lsm_cursor cur = { v, vl };
+		uint64_t off, size;
+		if (!lsm_get_varint(&cur, &off) || !lsm_get_varint(&cur, &size) || cur.left ||
+		    size < LSM_BLOCK_TRAILER || off > sst->data_end || size > sst->data_end - off)
+			st = lsm_fail(LSM_ECORRUPT, "sst index block: entry %llu has a bad block handle",
+				      (unsigned long long)c.blocks);
+		else if (off < next_off)
+			st = lsm_fail(LSM_ECORRUPT, "sst index block: the data block at %llu overlaps "
+				      "the one before it or is out of order", (unsigned long long)off);
+		else
+			st = check_block(&c, off, size, sep, sl);
+		if (st)
+			break;
+		next_off = off + size;
+		c.blocks++;
+		if (set_key(&c.sep, sep, sl))
+			st = lsm_fail(LSM_ENOMEM, "out of memory");
+		c.have_sep = true;
+	}
+	if (!st && idx.st)
+		st = annotate(idx.st, "sst index block", UINT64_MAX);
+	lsm_block_iter_fini(&idx);
+	if (!st)
+		st = check_props(&c);
+	*data_blocks = c.blocks;
+	*entries = c.entries;
+	lsm_buf_free(&c.prev);
+	lsm_buf_free(&c.sep);
+	lsm_buf_free(&c.first);
+	return st;
+}

@@ -62,6 +62,20 @@ lsm_status lsm_sst_get(struct lsm_sst *sst, const uint8_t *user_key, size_t ulen
  * as it reaches them. Destroy it with lsm_iter_destroy before closing. */
 lsm_status lsm_sst_iter(struct lsm_sst *sst, struct lsm_iter **out);
 
+/*
+ * Reads every data block (one fetch each, never through the cache) and checks
+ * the object as a whole, beyond what open and reads check: each block's
+ * checksum and format, every entry decoding, of a known type, in strictly
+ * increasing internal-key order; restart points on entry boundaries with
+ * nothing shared; block handles in object order without overlaps; each index
+ * separator at or above its block's last key and below the next block's
+ * first; the filter admitting every user key; and the meta block's counts,
+ * sequence range, key bytes and first and last keys matching the entries.
+ * LSM_ECORRUPT (lsm_last_error() names the block and what is wrong) at the
+ * first problem. *data_blocks and *entries: what was read.
+ */
+lsm_status lsm_sst_check(struct lsm_sst *sst, uint64_t *data_blocks, uint64_t *entries);
+
 /* From the meta block. */
 const struct lsm_sst_props *lsm_sst_props(const struct lsm_sst *sst);
 uint64_t lsm_sst_object_size(const struct lsm_sst *sst);

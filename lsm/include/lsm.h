@@ -179,6 +179,48 @@ struct lsm_activity {
 };
 lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *out);
 
+/* ---- verification (lsm/verify.c), for tools such as `zerofs fsck` ---- */
+
+/* One object verified: reported for every object read, intact or not, so it
+ * doubles as progress. */
+struct lsm_verify_report {
+	const char *key;    /* the object's key: manifest/<id>, sst/<id>.sst, wal/<id>.wal */
+	lsm_status status;  /* LSM_OK intact; LSM_ECORRUPT damaged; LSM_ENOTFOUND missing */
+	const char *detail; /* what is wrong (NULL when intact) */
+	uint64_t bytes;     /* bytes read */
+};
+typedef void (*lsm_verify_fn)(void *ctx, const struct lsm_verify_report *r);
+struct lsm_verify_summary {
+	uint64_t manifest_id;         /* the tree's manifest */
+	uint64_t manifests, ssts, wals; /* objects read (checkpoints' manifests count) */
+	uint64_t bytes;               /* their bytes */
+	uint64_t data_blocks, entries; /* in the SSTs */
+	uint64_t wal_records;
+	uint64_t damaged;             /* objects reported damaged or missing */
+};
+/* Reads every live object of the tree in full and checks it, as a reader
+ * never does at once: the manifest (checksum, format, runs in key order and
+ * disjoint, sequence ranges), every SST of it and of every checkpoint's
+ * manifest (lsm_sst_check in sst_reader.h: footer, index, filter, meta and
+ * every data block with its checksum, and what the manifest says of it), and
+ * the WAL objects from wal_flushed on (every record, the replay's sequence
+ * rules). Whole-object reads, past every cache. Damage is reported through fn
+ * (may be NULL) and counted, never returned: LSM_OK means every object was
+ * read (summary->damaged says whether all were intact); another status means
+ * the walk could not finish (the store failed, out of memory). An SST that
+ * disappears while the store's newest manifest moves on was replaced by a
+ * running writer, not lost, and is not reported.
+ *
+ * lsm_verify checks the tree as a handle (read-only or writer) opened it: its
+ * manifest (a handle opened at a checkpoint reads no WAL). lsm_verify_store
+ * checks the store's newest manifest without opening the tree, so it also
+ * names the damage when lsm_open refuses the tree (a damaged manifest or WAL
+ * object); it writes nothing and may run beside a writer. */
+lsm_status lsm_verify(struct lsm_db *db, lsm_verify_fn fn, void *fn_ctx,
+		      struct lsm_verify_summary *out);
+lsm_status lsm_verify_store(struct zs3_store *store, lsm_verify_fn fn, void *fn_ctx,
+			    struct lsm_verify_summary *out);
+
 struct lsm_stats {
 	uint64_t gets, bloom_negatives, bloom_positives;
 	uint64_t block_cache_hits, block_cache_misses;
