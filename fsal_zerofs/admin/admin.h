@@ -8,7 +8,8 @@
  *   gconf.c     ganesha's configuration syntax (--config)
  *   progress.c  the progress line on a terminal
  *   info.c      zerofs info
- *   fsck.c      zerofs fsck [--repair]
+ *   fsck.c      zerofs fsck [--repair] (the checks and repairs are the
+ *               core's: fs_check.h)
  *   browse.c    zerofs ls, zerofs cat
  *   maintain.c  zerofs compact, zerofs gc
  */

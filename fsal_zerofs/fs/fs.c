@@ -66,7 +66,7 @@ static void touch(struct zfs_inode *in, bool mtime)
 }
 
 /* Adds name -> child to directory `dir` (in memory: dir->next_cookie moves). */
-static void tx_add_entry(struct zfs_tx *tx, struct zfs_inode *dir, const char *name,
+void tx_add_entry(struct zfs_tx *tx, struct zfs_inode *dir, const char *name,
 			 uint64_t ino, enum zfs_type type)
 {
 	uint8_t k[ZFS_KEY_DIRENT_MAX];

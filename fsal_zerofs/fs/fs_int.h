@@ -1,7 +1,8 @@
 /*
  * fsal_zerofs/fs/fs_int.h - the core's internals: what fs.c (namespace),
- * fs_data.c (file contents) and fs_tx.c (transactions, loading records,
- * errors) share. Not for the layers above: they use fs.h.
+ * fs_data.c (file contents), fs_tx.c (transactions, loading records,
+ * errors) and fs_check.c (checks and repairs) share. Not for the layers
+ * above: they use fs.h and fs_check.h.
  */
 #ifndef ZEROFS_FS_INT_H
 #define ZEROFS_FS_INT_H
@@ -38,6 +39,11 @@ void zfs_tx_abort(struct zfs_tx *tx);
 
 /* ESTALE if ino has no record; EIO (with detail) if it is malformed. */
 int zfs_load_inode(struct zfs *fs, uint64_t ino, struct zfs_inode *in);
+/* Adds name -> ino (of type) to directory `dir` in tx: its entry and cookie
+ * index record; dir->next_cookie moves (in memory: the caller puts dir).
+ * fs.c's, shared with the repairs of fs_check.c. */
+void tx_add_entry(struct zfs_tx *tx, struct zfs_inode *dir, const char *name, uint64_t ino,
+		  enum zfs_type type);
 void zfs_now(struct zfs_time *t);
 /* An iterator over the records sharing start's first ZFS_KEY_PREFIX_LEN
  * bytes (one object's), positioned at start (len bytes). */
