@@ -9,7 +9,7 @@
  *   progress.c  the progress line on a terminal
  *   info.c      zerofs info
  *   fsck.c      zerofs fsck [--repair] (the checks and repairs are the
- *               core's: fs_check.h)
+ *               core's: fs_check.h; the tree's objects: lsm_verify_store)
  *   browse.c    zerofs ls, zerofs cat
  *   maintain.c  zerofs compact, zerofs gc
  */
@@ -60,6 +60,13 @@ struct admin_fs {
  * Returns ZA_OK or ZA_ERROR (message printed). */
 int admin_open(const struct admin_opts *o, bool writer, const char *what, bool need_fs,
 	       struct admin_fs *a);
+/* admin_open in two steps, for a command that reads the store's objects
+ * before the tree is opened (fsck): the store, probed, and a writer's guard;
+ * then the LSM tree (a->writer decides how) and the filesystem. On failure
+ * each has closed a. */
+int admin_open_store(const struct admin_opts *o, bool writer, const char *what,
+		     struct admin_fs *a);
+int admin_open_tree(const struct admin_opts *o, bool need_fs, struct admin_fs *a);
 /* Closes (a writer uploads what it wrote); ZA_ERROR if that failed. */
 int admin_close(struct admin_fs *a);
 

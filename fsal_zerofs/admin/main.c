@@ -26,9 +26,12 @@ static const struct command commands[] = {
 	  "Shows the tree (manifest, writer epoch, SSTs per level, WAL backlog), the store's\n"
 	  "objects by kind and the filesystem's totals. Read-only: safe while a server runs.\n" },
 	{ "fsck", cmd_fsck, "fsck [--repair]",
-	  "Checks every invariant of the filesystem: entries name live inodes of their type,\n"
-	  "cookies are indexed and unique, nlink counts the entries, \"..\" is right, no\n"
-	  "inode lacks an entry, no chunk lies past the end of its file, the totals match.\n"
+	  "Reads every live object of the tree in full and checks it (the manifest, every\n"
+	  "SST's footer, index, filter and data blocks, the WAL objects); a damaged or\n"
+	  "missing one is a problem no repair can fix. Then checks every invariant of the\n"
+	  "filesystem: entries name live inodes of their type, cookies are indexed and\n"
+	  "unique, nlink counts the entries, \"..\" is right, no inode lacks an entry, no\n"
+	  "chunk lies past the end of its file, the totals match.\n"
 	  "Each problem is one line starting with its code (see zerofs(1)).\n"
 	  "Without --repair it is read-only and safe while a server runs.\n"
 	  "  --repair   fix what can be fixed safely, each fix one atomic batch, printed;\n"

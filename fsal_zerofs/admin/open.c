@@ -131,12 +131,10 @@ static int guard(const struct admin_opts *o, struct admin_fs *a, const char *wha
 	return ZA_ERROR;
 }
 
-int admin_open(const struct admin_opts *o, bool writer, const char *what, bool need_fs,
-	       struct admin_fs *a)
+int admin_open_store(const struct admin_opts *o, bool writer, const char *what,
+		     struct admin_fs *a)
 {
 	char err[1024];
-	struct lsm_options lo;
-	lsm_status st;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -150,11 +148,26 @@ int admin_open(const struct admin_opts *o, bool writer, const char *what, bool n
 		admin_close(a);
 		return rc;
 	}
+	return ZA_OK;
+}
+
+int admin_open(const struct admin_opts *o, bool writer, const char *what, bool need_fs,
+	       struct admin_fs *a)
+{
+	int rc = admin_open_store(o, writer, what, a);
+	return rc ? rc : admin_open_tree(o, need_fs, a);
+}
+
+int admin_open_tree(const struct admin_opts *o, bool need_fs, struct admin_fs *a)
+{
+	struct lsm_options lo;
+	lsm_status st;
+
 	/* The tool never uses the disk cache: a server may be using it. */
 	memset(&lo, 0, sizeof(lo));
 	lo.store = a->store;
 	lo.block_cache_bytes = (size_t)o->cfg.memory_cache_mb << 20;
-	lo.read_only = !writer;
+	lo.read_only = !a->writer;
 	lo.no_background = true;
 	lo.gc_min_age_ms = o->min_age_s ? o->min_age_s * 1000 : 1; /* 0 = the default of 1 h */
 	if ((st = lsm_open(&lo, &a->db))) {

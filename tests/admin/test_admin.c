@@ -1,7 +1,8 @@
 /*
  * tests/admin/test_admin.c - the zerofs admin tool (its binary, as an
  * operator runs it) against filesystems built with the filesystem core:
- * fsck clean, each planted corruption found by its code and repaired,
+ * fsck clean, each planted corruption found by its code and repaired, each
+ * kind of damaged object of the tree found and named,
  * info/ls/cat output, compact and gc, config files, an empty store, and
  * read-only commands beside a live writer (which they must not fence) while
  * writing commands refuse to fence it.
@@ -417,6 +418,139 @@ static void t_more_repairs(void *ctx)
 	fsx_free(&x);
 }
 
+/* ---- damaged objects of the tree ---- */
+
+/* The live objects, as lsm_verify_store walks them. */
+struct live {
+	char sst[64], manifest[64], wal[64];
+	uint64_t wal_bytes;
+};
+
+static void on_live(void *ctx, const struct lsm_verify_report *r)
+{
+	struct live *l = ctx;
+	if (!strncmp(r->key, "sst/", 4) && !l->sst[0])
+		snprintf(l->sst, sizeof(l->sst), "%s", r->key);
+	else if (!strncmp(r->key, "manifest/", 9) && !l->manifest[0])
+		snprintf(l->manifest, sizeof(l->manifest), "%s", r->key);
+	else if (!strncmp(r->key, "wal/", 4) && r->bytes > l->wal_bytes) { /* one with records */
+		snprintf(l->wal, sizeof(l->wal), "%s", r->key);
+		l->wal_bytes = r->bytes;
+	}
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+enum damage { D_FOOTER, D_INDEX, D_DATA, D_FILTER, D_MANIFEST, D_WAL };
+
+/* Flips a byte of one object, through the store (as a damaged object would
+ * come back from S3: the store's own MD5 matches). *saved keeps the original. */
+static bool damage(struct fsx *x, const struct live *l, enum damage d, struct zs3_buf *saved,
+		   const char **key)
+{
+	struct zs3_buf b = { 0 };
+	*key = d == D_MANIFEST ? l->manifest : d == D_WAL ? l->wal : l->sst;
+	if (zs3_get(x->store, *key, zs3_range_all(), saved, NULL) ||
+	    zs3_get(x->store, *key, zs3_range_all(), &b, NULL) || b.len < 68)
+		return false;
+	const uint8_t *f = b.data + b.len - 68; /* an SST's footer (docs/FORMAT.md) */
+	switch (d) {
+	case D_FOOTER: b.data[b.len - 16] ^= 0x04; break;         /* its checksum */
+	case D_INDEX: b.data[le64(f) + 3] ^= 0x10; break;         /* index block offset */
+	case D_DATA: b.data[40] ^= 0x01; break;                   /* data block 0 */
+	case D_FILTER: b.data[le64(f + 16) + 2] ^= 0x80; break;   /* filter block offset */
+	case D_MANIFEST: b.data[b.len / 2] ^= 0x20; break;
+	case D_WAL: b.data[40] ^= 0x01; break;                    /* the first record */
+	}
+	bool ok = zs3_put(x->store, *key, b.data, b.len, NULL) == ZS3_OK;
+	zs3_buf_free(&b);
+	return ok;
+}
+
+/* Damage to each kind of live object in turn (an SST's footer, index block,
+ * a data block, its filter, the manifest, a WAL object): fsck reads every
+ * object, exits 1 and names the damaged one, and leaves the records alone;
+ * --repair cannot fix it (2); the original bytes put back, fsck is clean. */
+static void t_damaged_objects(void *ctx)
+{
+	(void)ctx;
+	struct fsx x;
+	struct tree t;
+	struct run r;
+	struct zfs_attr a;
+	struct zfs_create_args reg = { .type = ZFS_REG, .mode = 0644 };
+	struct live l = { 0 };
+	struct lsm_verify_summary sum;
+	REQUIRE(built(&x, "objects", &t));
+	/* the tree in an SST (a sorted run), then a change only the WAL holds */
+	REQUIRE(lsm_compact_all(x.db) == LSM_OK);
+	REQUIRE(zfs_create(x.fs, ZFS_ROOT_INO, "in-the-wal", &reg, false, &a) == 0 &&
+		zfs_write(x.fs, a.ino, 0, 6, "recent", true, &a) == 0);
+	fsx_close_db(&x);
+	REQUIRE(lsm_verify_store(x.store, on_live, &l, &sum) == LSM_OK && sum.damaged == 0);
+	REQUIRE(l.sst[0] && l.manifest[0] && l.wal[0]);
+
+	r = zerofs("%s fsck", x.store_args);
+	EXPECT(r, 0, "fsck: clean");
+	CHECK_MSG(has(&r, "1 SSTs (") && has(&r, "read and checked"), "%s", r.out);
+	run_free(&r);
+
+	static const struct {
+		enum damage d;
+		const char *want;
+	} cases[] = {
+		{ D_FOOTER, "sst footer: checksum mismatch" },
+		{ D_INDEX, "sst index block at " },
+		{ D_DATA, "sst data block at 0: checksum mismatch" },
+		{ D_FILTER, "sst filter block at " },
+		{ D_MANIFEST, "checksum mismatch" },
+		{ D_WAL, "checksum" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct zs3_buf saved = { 0 };
+		const char *key;
+		char line[256];
+		const char *want = line;
+		REQUIRE(damage(&x, &l, cases[i].d, &saved, &key));
+		snprintf(line, sizeof(line), "damaged-object: %s: ", key);
+		r = zerofs("%s fsck", x.store_args);
+		EXPECT(r, 1, want);
+		CHECK_MSG(has(&r, cases[i].want), "case %zu: no \"%s\" in\n%s", i, cases[i].want,
+			  r.out ? r.out : "");
+		CHECK_MSG(has(&r, "records were not checked") && has(&r, "1 problems found") &&
+			  !has(&r, "fsck: clean"), "case %zu:\n%s", i, r.out ? r.out : "");
+		run_free(&r);
+		if (cases[i].d == D_FOOTER) {
+			/* what fsck used to call clean: a read of the file fails */
+			r = zerofs("%s cat /d1/big.bin", x.store_args);
+			EXPECT(r, 3, "Input/output error");
+			run_free(&r);
+			r = zerofs("%s fsck --repair --force", x.store_args);
+			EXPECT(r, 2, "not repaired: no safe repair");
+			CHECK(has(&r, want) && has(&r, "1 problems remain"));
+			run_free(&r);
+		}
+		REQUIRE(zs3_put(x.store, key, saved.data, saved.len, NULL) == ZS3_OK);
+		zs3_buf_free(&saved);
+	}
+	r = zerofs("%s fsck", x.store_args);
+	EXPECT(r, 0, "fsck: clean");
+	run_free(&r);
+	r = zerofs("%s cat /d1/big.bin", x.store_args);
+	CHECK(r.rc == 0 && r.len == BIG && !memcmp(r.out, big, BIG));
+	run_free(&r);
+	r = zerofs("%s cat /in-the-wal", x.store_args);
+	CHECK(r.rc == 0 && r.len == 6 && !memcmp(r.out, "recent", 6));
+	run_free(&r);
+	fsx_free(&x);
+}
+
 /* Read-only commands beside a writer with its threads running: they work,
  * see its durable writes, and do not fence it. Writing commands refuse. */
 static void t_beside_live_writer(void *ctx)
@@ -651,6 +785,7 @@ int main(int argc, char **argv)
 	tl_run("clean_info_ls_cat_compact_gc", t_clean_info_ls_cat, NULL);
 	tl_run("corruptions_found_and_repaired", t_corruptions, NULL);
 	tl_run("more_repairs", t_more_repairs, NULL);
+	tl_run("damaged_objects_named", t_damaged_objects, NULL);
 	tl_run("beside_a_live_writer", t_beside_live_writer, NULL);
 	tl_run("not_a_filesystem", t_not_a_filesystem, NULL);
 	tl_run("config_file_and_usage", t_config_file, NULL);
