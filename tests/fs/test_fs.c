@@ -2,7 +2,8 @@
  * tests/fs/test_fs.c - the filesystem core (fsal_zerofs/fs/include/fs.h) on a real LSM
  * tree over a local store: POSIX rules, hard links, sparse files and
  * truncation, offsets past 4 GiB, readdir under concurrent change, SEEK_DATA/
- * SEEK_HOLE, and everything surviving a reopen.
+ * SEEK_HOLE, everything surviving a reopen, and the check and its repairs
+ * (fs_check.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "fs_check.h"
 #include "fs_records.h"
 #include "write_batch.h"
 #include "store_env.h"
@@ -432,6 +434,107 @@ static void put_raw(const uint8_t *key, size_t klen, const void *val, size_t vle
 	lsm_batch_free(b);
 }
 
+/* The core's check (fs_check.h): what the core made is clean; planted
+ * damage (a wrong nlink, an inode no entry names and the superblock does not
+ * count) is found and repaired by the core's own transactions, with no
+ * reopen (the in-memory superblock follows), and the next scan is clean. */
+struct fixes {
+	int n;
+	char all[2048];
+};
+
+static void on_fix(void *ctx, const char *what)
+{
+	struct fixes *f = ctx;
+	size_t o = strlen(f->all);
+	f->n++;
+	snprintf(f->all + o, sizeof(f->all) - o, "%s\n", what);
+}
+
+static void t_check_repair(void *ctx)
+{
+	(void)ctx;
+	struct zfs_check *c;
+	struct zfs_attr f, a;
+	struct zfs_create_args r = reg(0644);
+	struct zfs_inode in;
+	struct lsm_buf v = { 0 };
+	struct fixes fixes = { 0 };
+	struct zfs_statfs st;
+	uint8_t key[32];
+	size_t klen;
+	char line[512], name[32];
+
+	REQUIRE(zfs_check_scan(db, NULL, NULL, &c) == 0);
+	for (size_t i = 0; i < zfs_check_count(c); i++) {
+		zfs_check_describe(c, i, line, sizeof(line));
+		CHECK_MSG(false, "before any damage: %s", line);
+	}
+	uint64_t inodes = zfs_check_totals(c)->inodes;
+	zfs_check_free(c);
+
+	E(zfs_create(fs, ZFS_ROOT_INO, "checked", &r, false, &f), 0);
+	klen = zfs_key_inode(key, f.ino);
+	REQUIRE(lsm_get(db, key, klen, &v) == LSM_OK && zfs_inode_decode(v.data, v.len, f.ino, &in) == 0);
+	in.a.nlink = 3;
+	REQUIRE(zfs_inode_encode(&in, &v) == 0);
+	put_raw(key, klen, v.data, v.len);
+	uint64_t orphan = f.ino + 1000;
+	in.a.ino = orphan;
+	in.a.nlink = 1;
+	REQUIRE(zfs_inode_encode(&in, &v) == 0);
+	put_raw(key, zfs_key_inode(key, orphan), v.data, v.len);
+	zfs_inode_free(&in);
+	lsm_buf_free(&v);
+
+	int round;
+	for (round = 0; round < 4; round++) {
+		REQUIRE(zfs_check_scan(db, NULL, NULL, &c) == 0);
+		size_t n = zfs_check_count(c);
+		if (round == 0) {
+			bool nlink = false, orph = false, totals = false;
+			for (size_t i = 0; i < n; i++) {
+				const struct zfs_problem *p = zfs_check_problem(c, i);
+				nlink |= p->code == ZFS_CHECK_WRONG_NLINK && p->ino == f.ino && p->want == 1;
+				orph |= p->code == ZFS_CHECK_ORPHAN_INODE && p->ino == orphan;
+				totals |= p->code == ZFS_CHECK_WRONG_TOTALS;
+			}
+			CHECK(n == 3 && nlink && orph && totals);
+			zfs_check_describe(c, 0, line, sizeof(line));
+			CHECK_MSG(!strncmp(line, zfs_check_code_name(zfs_check_problem(c, 0)->code),
+					   strlen(zfs_check_code_name(zfs_check_problem(c, 0)->code))),
+				  "%s", line);
+		}
+		if (n == 0) {
+			zfs_check_free(c);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int e = zfs_check_repair(fs, c, i, on_fix, &fixes);
+			CHECK_MSG(e == 0 || (e == EBUSY && round == 0 &&
+					     zfs_check_problem(c, i)->code == ZFS_CHECK_WRONG_TOTALS),
+				  "round %d problem %zu: %s", round, i, strerror(e));
+		}
+		zfs_check_free(c);
+	}
+	CHECK_MSG(round == 2, "clean after %d rounds; fixes:\n%s", round, fixes.all);
+	CHECK_MSG(fixes.n == 4 && strstr(fixes.all, "set the nlink of inode") &&
+		  strstr(fixes.all, "created /lost+found") && strstr(fixes.all, "moved inode") &&
+		  strstr(fixes.all, "set the superblock's totals"), "%s", fixes.all);
+	E(zfs_getattr(fs, f.ino, &a), 0);
+	CHECK(a.nlink == 1);
+	E(zfs_lookup(fs, ZFS_ROOT_INO, "lost+found", &a), 0);
+	snprintf(name, sizeof(name), "#%llu", (unsigned long long)orphan);
+	E(zfs_lookup(fs, a.ino, name, &a), 0);
+	CHECK(a.ino == orphan);
+	/* the in-memory superblock counts what the records hold */
+	E(zfs_statfs(fs, &st), 0);
+	CHECK_MSG(st.files == inodes + 3, "%llu files, %llu + 3 inodes", (unsigned long long)st.files,
+		  (unsigned long long)inodes);
+	E(zfs_create(fs, ZFS_ROOT_INO, "after-check", &r, false, &a), 0);
+	CHECK(a.ino > orphan);
+}
+
 static void t_corruption(void *ctx)
 {
 	(void)ctx;
@@ -488,6 +591,7 @@ int main(int argc, char **argv)
 	tl_run("setattr_same_size_writes_nothing", t_setattr_same_size, NULL);
 	tl_run("readdir", t_readdir, NULL);
 	tl_run("persistence", t_persistence, NULL);
+	tl_run("check_and_repair", t_check_repair, NULL);
 	tl_run("corruption_is_eio_for_that_object", t_corruption, NULL);
 	zfs_close(fs);
 	(void)lsm_close(db);
