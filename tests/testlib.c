@@ -1,13 +1,16 @@
 /* tests/testlib.c - see testlib.h */
 #include "testlib.h"
 
+#include <stdarg.h>
 #include <sys/wait.h>
 #include <time.h>
 
 int tl_failures;
 const char *tl_current;
-static int passed, failed;
+static int passed, failed, skipped;
 static const char *filter;
+static bool skipping; /* the current test called tl_skip */
+static char skip_why[256];
 
 void tl_set_filter(const char *substr)
 {
@@ -26,6 +29,7 @@ void tl_run(const char *name, tl_fn fn, void *ctx)
 		return;
 	tl_failures = 0;
 	tl_current = name;
+	skipping = false;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	fn(ctx);
 	clock_gettime(CLOCK_MONOTONIC, &b);
@@ -33,17 +37,48 @@ void tl_run(const char *name, tl_fn fn, void *ctx)
 	if (tl_failures) {
 		failed++;
 		printf("FAIL %s (%d failed checks, %.0f ms)\n", name, tl_failures, ms);
+	} else if (skipping) {
+		skipped++;
+		printf("skip %s (%s, %.0f ms)\n", name, skip_why, ms);
 	} else {
 		passed++;
 		printf("ok   %s (%.0f ms)\n", name, ms);
 	}
+	skipping = false;
+	fflush(stdout);
+}
+
+void tl_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(skip_why, sizeof(skip_why), fmt, ap);
+	va_end(ap);
+	skipping = true;
+}
+
+void tl_fail_setup(const char *name, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	if (!tl_selected(name))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	failed++;
+	printf("FAIL %s (set-up failed: %s)\n", name, why);
 	fflush(stdout);
 }
 
 int tl_finish(void)
 {
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed || !passed ? 1 : 0;
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	if (failed || (!passed && !skipped))
+		return 1;
+	return passed ? 0 : 77;
 }
 
 unsigned long long tl_seed(void)

@@ -1,7 +1,8 @@
 /*
  * tests/testlib.h - a minimal test harness: CHECK macros that record
- * failures without aborting, and a runner that prints one line per test and
- * the closing "N passed, N failed" line ctest logs show.
+ * failures without aborting, and a runner that prints one line per test
+ * (ok, FAIL or skip) and the closing "N passed, N failed, N skipped" line
+ * ctest logs show.
  */
 #ifndef ZEROFS_TESTLIB_H
 #define ZEROFS_TESTLIB_H
@@ -43,11 +44,29 @@ extern const char *tl_current;
 		}                                                                     \
 	} while (0)
 
+/* Ends the current test as skipped: it cannot run here (say why). A test
+ * that skips after a failed check still counts as failed. */
+#define SKIP(...)                                                                     \
+	do {                                                                          \
+		tl_skip(__VA_ARGS__);                                                 \
+		return;                                                               \
+	} while (0)
+
 typedef void (*tl_fn)(void *ctx);
 
 /* Runs fn if name matches the filter (argv pattern, NULL = all). */
 void tl_run(const char *name, tl_fn fn, void *ctx);
-/* Prints the summary; returns the process exit status. */
+/* Marks the running test skipped with a reason (printf format); SKIP() also
+ * returns from it. Never for a test that should have run: that is a failure. */
+void tl_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Records the test name as failed without running it, because what it needs
+ * could not be set up (a server that did not start, a mount that failed);
+ * the reason (printf format) is printed with it. Nothing if the filter
+ * leaves the test out. */
+void tl_fail_setup(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the summary; returns the process exit status: 1 if a test failed
+ * or none ran, 77 if every test that ran was skipped (ctest's
+ * SKIP_RETURN_CODE, tests/CMakeLists.txt), else 0. */
 int tl_finish(void);
 /* Seed from ZEROFS_TEST_SEED or the clock, printed so a run can be replayed. */
 unsigned long long tl_seed(void);

@@ -332,23 +332,18 @@ static void t_after_stop(void *ctx)
 	check_contents(false);
 }
 
-static void t_failed(void *ctx)
-{
-	CHECK_MSG(0, "%s", (const char *)ctx);
-}
-
 static int run_all(void)
 {
 	if (!sh("rm -rf '%s' && mkdir -p '%s'", work_dir, work_dir))
 		return 1;
 	if (!start_ganesha()) {
-		tl_run("start_ganesha", t_failed, "could not start ganesha");
+		tl_fail_setup("start_ganesha", "could not start ganesha (see %s)", gdir);
 		return tl_finish();
 	}
 	printf("ganesha: NFS 127.0.0.1:%d, store %s\n", nfs_port, store);
 	struct nfs_context *nfs = mount_export_opts(3, "/zerofs", NULL, true);
 	if (!nfs) {
-		tl_run("mount", t_failed, "could not mount");
+		tl_fail_setup("mount", "could not mount /zerofs over NFSv3");
 		stop_ganesha();
 		return tl_finish();
 	}
@@ -356,7 +351,7 @@ static int run_all(void)
 	tl_run("read_only_commands_while_ganesha_runs", t_while_running, nfs);
 	nfs_destroy_context(nfs);
 	if (!stop_ganesha())
-		tl_run("stop_ganesha", t_failed, "could not stop ganesha");
+		tl_fail_setup("stop_ganesha", "could not stop ganesha (see %s)", gdir);
 	tl_run("fsck_clean_and_contents_after_stop", t_after_stop, NULL);
 	return tl_finish();
 }

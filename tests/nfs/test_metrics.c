@@ -543,12 +543,6 @@ static void t_bad_address(void *ctx)
 	}
 }
 
-static void t_not_started(void *ctx)
-{
-	(void)ctx;
-	CHECK(!"ganesha with Metrics_Address started");
-}
-
 static int run_all(void)
 {
 	char cmd[4 * DIR_MAX], addr[64];
@@ -562,8 +556,8 @@ static int run_all(void)
 	metrics_port = free_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", metrics_port);
 	if (metrics_port <= 0 || !start_in(gdir, addr, "store") || !read_env()) {
-		fprintf(stderr, "could not start ganesha (see %s)\n", gdir);
-		tl_run("metrics/start_ganesha", t_not_started, NULL);
+		tl_fail_setup("metrics/start_ganesha",
+			      "could not start ganesha, Metrics_Address %s (see %s)", addr, gdir);
 		return tl_finish();
 	}
 	printf("ganesha: NFS 127.0.0.1:%d, metrics http://%s/metrics, work dir %s\n", nfs_port,

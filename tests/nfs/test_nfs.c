@@ -1644,8 +1644,6 @@ static void t_no_secret_in_logs(void *ctx)
 
 /* ---- main ------------------------------------------------------------------------- */
 
-static void t_mount_failed(void *ctx);
-
 static void run_version(int version)
 {
 	struct client c = { .version = version };
@@ -1675,7 +1673,7 @@ static void run_version(int version)
 
 	if (!(c.nfs = mount_export(version, "/zerofs"))) {
 		snprintf(name, sizeof(name), "v%d/mount", version);
-		tl_run(name, t_mount_failed, NULL);
+		tl_fail_setup(name, "could not mount /zerofs over NFSv%d", version);
 		return;
 	}
 	snprintf(c.base, sizeof(c.base), "/v%d", version);
@@ -1689,12 +1687,6 @@ static void run_version(int version)
 		tl_run(name, tests[i].fn, &c);
 	}
 	nfs_destroy_context(c.nfs);
-}
-
-static void t_mount_failed(void *ctx)
-{
-	(void)ctx;
-	CHECK_MSG(0, "could not mount");
 }
 
 static int run_all(void);
@@ -1734,8 +1726,7 @@ static int run_all(void)
 		printf("stores: prefixes nfs-%llx/ in s3://%s at %s\n", seed, rgw.bucket, rgw.endpoint);
 	}
 	if (!start_server()) {
-		fprintf(stderr, "could not start ganesha (see %s)\n", gdir);
-		tl_run("start_ganesha", t_mount_failed, NULL);
+		tl_fail_setup("start_ganesha", "could not start ganesha (see %s)", gdir);
 		return tl_finish();
 	}
 	printf("ganesha: NFS 127.0.0.1:%d, MOUNT 127.0.0.1:%d, work dir %s\n", nfs_port, mnt_port,
@@ -1752,7 +1743,7 @@ static int run_all(void)
 		tl_run("v3+v4/big_dir_10000_entries", t_big_dir, v3async);
 		nfs_destroy_context(v3async);
 	} else {
-		tl_run("v3+v4/big_dir_10000_entries", t_mount_failed, NULL);
+		tl_fail_setup("v3+v4/big_dir_10000_entries", "could not mount /zerofs_async");
 	}
 
 	/* the crash: SIGKILL after COMMIT, then everything committed is back */
@@ -1779,9 +1770,21 @@ static int run_all(void)
 		after3.nfs = restarted ? mount_export(3, "/zerofs") : NULL;
 		after4.nfs = restarted ? mount_export(4, "/zerofs") : NULL;
 		aa.nfs = restarted ? mount_export(3, "/zerofs_async") : NULL;
-		tl_run("crash/v3_committed_data_back", after3.nfs ? t_after_crash : t_mount_failed, &after3);
-		tl_run("crash/v4_committed_data_back", after4.nfs ? t_after_crash : t_mount_failed, &after4);
-		tl_run("crash/async_export_commit_back", aa.nfs ? t_after_crash_async : t_mount_failed, &aa);
+		if (after3.nfs)
+			tl_run("crash/v3_committed_data_back", t_after_crash, &after3);
+		else
+			tl_fail_setup("crash/v3_committed_data_back",
+				      "no NFSv3 mount after the restart");
+		if (after4.nfs)
+			tl_run("crash/v4_committed_data_back", t_after_crash, &after4);
+		else
+			tl_fail_setup("crash/v4_committed_data_back",
+				      "no NFSv4 mount after the restart");
+		if (aa.nfs)
+			tl_run("crash/async_export_commit_back", t_after_crash_async, &aa);
+		else
+			tl_fail_setup("crash/async_export_commit_back",
+				      "no mount of /zerofs_async after the restart");
 		/* garbage handles against the restarted server, then it still serves */
 		snprintf(after3.base, sizeof(after3.base), "/v3");
 		snprintf(after4.base, sizeof(after4.base), "/v4");
@@ -1799,7 +1802,7 @@ static int run_all(void)
 			if (x->nfs)
 				nfs_destroy_context(x->nfs);
 	} else {
-		tl_run("crash/mount", t_mount_failed, NULL);
+		tl_fail_setup("crash/mount", "could not mount /zerofs and /zerofs_async");
 	}
 	free(crash.data);
 	free(crash.fh);

@@ -822,12 +822,6 @@ static bool start_server(void)
 	return ganesha("start", gdir, args) && read_env();
 }
 
-static void t_start_failed(void *ctx)
-{
-	(void)ctx;
-	CHECK_MSG(0, "set-up failed (see above)");
-}
-
 static void t_server_stops(void *ctx)
 {
 	(void)ctx;
@@ -871,8 +865,8 @@ static void run_for(int minor)
 			if (!tl_selected(name))
 				continue;
 			if (!conn(&e, &c, "root") || nfs4_lookup(&c, e.export, &e.root) != N4_OK) {
-				fprintf(stderr, "  %s: cannot reach the export: %s\n", e.tag, c.error);
-				tl_run(name, t_start_failed, NULL);
+				tl_fail_setup(name, "cannot reach the export %s: %s", e.export,
+					      c.error);
 				continue;
 			}
 			nfs4_disconnect(&c);
@@ -892,8 +886,7 @@ static int run_all(void)
 	if (system(cmd) != 0)
 		return 1;
 	if (!start_server()) {
-		fprintf(stderr, "could not start ganesha (see %s)\n", gdir);
-		tl_run("start_ganesha", t_start_failed, NULL);
+		tl_fail_setup("start_ganesha", "could not start ganesha (see %s)", gdir);
 		return tl_finish();
 	}
 	printf("ganesha: NFS 127.0.0.1:%d, work dir %s\n", nfs_port, work_dir);
