@@ -6,6 +6,7 @@
  * and never with the secret key in a message.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ struct bg_put {
 	size_t len;
 	zs3_status st;
 	int rounds;
-	volatile int stop;
+	atomic_int stop; /* set by the test while the put loop runs */
 };
 
 static void *bg_put_once(void *arg)
@@ -197,7 +198,7 @@ static void t_restart_during_retries(void *ctx)
 static void *bg_put_loop(void *arg)
 {
 	struct bg_put *p = arg;
-	while (!p->stop) {
+	while (!atomic_load(&p->stop)) {
 		p->st = zs3_put(p->s, p->key, p->data, p->len, NULL);
 		p->rounds++;
 		if (p->st != ZS3_OK)
@@ -227,7 +228,7 @@ static void t_killed_mid_upload(void *ctx)
 	pthread_create(&th, NULL, bg_put_loop, &p);
 	usleep(150 * 1000); /* well inside the first upload */
 	CHECK(rgw_ctl(&env, "stop-gw") == 0);
-	p.stop = 1;
+	atomic_store(&p.stop, 1);
 	pthread_join(th, NULL);
 	CHECK(rgw_ctl(&env, "start-gw") == 0);
 	CHECK_MSG(p.st == ZS3_ETRANSIENT, "interrupted upload: %s after %d rounds (%s)",
