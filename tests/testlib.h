@@ -52,6 +52,20 @@ extern const char *tl_current;
 		return;                                                               \
 	} while (0)
 
+/* 1 in a ThreadSanitizer build (ZEROFS_TSAN), where every memory access is
+ * checked: a test whose single-threaded loops would take minutes there may
+ * use a smaller parameter under it, and prints that it did. */
+#if defined(__SANITIZE_THREAD__)
+#define TL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TL_TSAN 1
+#endif
+#endif
+#ifndef TL_TSAN
+#define TL_TSAN 0
+#endif
+
 typedef void (*tl_fn)(void *ctx);
 
 /* Runs fn if name matches the filter (argv pattern, NULL = all). */
