@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-int tl_failures;
+_Atomic int tl_failures;
 const char *tl_current;
 static int passed, failed, skipped;
 static const char *filter;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern int tl_failures;   /* failed checks in the current test */
+extern _Atomic int tl_failures; /* failed checks in the current test (any thread) */
 extern const char *tl_current;
 
 #define CHECK(cond)                                                                   \

@@ -2,10 +2,13 @@
  * tests/fs/test_fs.c - the filesystem core (fsal_zerofs/fs/include/fs.h) on a real LSM
  * tree over a local store: POSIX rules, hard links, sparse files and
  * truncation, offsets past 4 GiB, readdir under concurrent change, SEEK_DATA/
- * SEEK_HOLE, everything surviving a reopen, and the check and its repairs
- * (fs_check.h).
+ * SEEK_HOLE, everything surviving a reopen, the check and its repairs
+ * (fs_check.h), and several threads at once (as ganesha calls it; the
+ * ThreadSanitizer build checks that one).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +424,163 @@ static void t_persistence(void *ctx)
 	CHECK(g.ino > f.ino);
 }
 
+/* Several clients at once, as ganesha's worker threads call the core: each
+ * thread creates, writes (across chunk boundaries), reads back, truncates,
+ * renames, links into a shared directory and removes, in a directory of its
+ * own; a reader lists the shared directory, stats and reads meanwhile. The
+ * writes outgrow the 2 MiB memtable, so flushes and compactions run beside
+ * them. Afterwards every file holds what its thread wrote last, and statfs
+ * counts exactly the objects left. */
+enum { CC_THREADS = 4, CC_FILES = 6 };
+
+struct cc_worker {
+	int id;
+	int rounds;
+	uint64_t dir, shared;
+	uint64_t ino[CC_FILES];
+	unsigned char last[CC_FILES]; /* the byte file i was last filled with */
+};
+
+static atomic_int cc_running;
+
+static void cc_fill(unsigned char *buf, size_t n, unsigned char v)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)(v + i % 251);
+}
+
+static void *cc_work(void *arg)
+{
+	struct cc_worker *w = arg;
+	struct zfs_create_args r = reg(0644);
+	enum { LEN = 3 * 8192 };
+	unsigned char *buf = malloc(LEN), *back = malloc(LEN);
+	char name[64], other[64];
+	struct zfs_attr a;
+	size_t got;
+	bool eof;
+
+	CHECK(buf && back);
+	for (int f = 0; buf && back && f < CC_FILES; f++) {
+		snprintf(name, sizeof(name), "f%d", f);
+		E(zfs_create(fs, w->dir, name, &r, false, &a), 0);
+		w->ino[f] = a.ino;
+	}
+	for (int round = 0; buf && back && round < w->rounds; round++) {
+		int f = round % CC_FILES;
+		unsigned char v = (unsigned char)(w->id * 64 + round);
+		/* straddles the chunk boundary at 64 KiB */
+		uint64_t off = ZFS_CHUNK_SIZE - LEN / 2;
+
+		cc_fill(buf, LEN, v);
+		E(zfs_write(fs, w->ino[f], off, LEN, buf, round % 8 == 0, &a), 0);
+		w->last[f] = v;
+		E(zfs_read(fs, w->ino[f], off, LEN, back, &got, &eof), 0);
+		CHECK_MSG(got == LEN && !memcmp(buf, back, LEN), "thread %d round %d: read back",
+			  w->id, round);
+		struct zfs_attr sz = { .size = off + LEN };
+		E(zfs_setattr(fs, w->ino[f], ZFS_SET_SIZE, &sz, false, &a), 0);
+		/* a temporary file: created, renamed, linked into the shared
+		 * directory, both names removed */
+		snprintf(name, sizeof(name), "tmp%d", round);
+		snprintf(other, sizeof(other), "t%d-r%d", w->id, round);
+		E(zfs_create(fs, w->dir, name, &r, false, &a), 0);
+		E(zfs_write(fs, a.ino, 0, 100, buf, false, &a), 0);
+		E(zfs_rename(fs, w->dir, name, w->dir, "renamed", false), 0);
+		E(zfs_link(fs, a.ino, w->shared, other, false, &a), 0);
+		E(zfs_remove(fs, w->dir, "renamed", false), 0);
+		E(zfs_remove(fs, w->shared, other, round % 5 == 0), 0);
+	}
+	free(buf);
+	free(back);
+	atomic_fetch_sub(&cc_running, 1);
+	return NULL;
+}
+
+static bool cc_count(void *ctx, const char *name, const struct zfs_attr *a, uint64_t next)
+{
+	(void)name;
+	(void)a;
+	(void)next;
+	++*(int *)ctx;
+	return true;
+}
+
+static void t_concurrent(void *ctx)
+{
+	(void)ctx;
+	struct cc_worker w[CC_THREADS];
+	pthread_t th[CC_THREADS];
+	struct zfs_create_args dd = dirargs();
+	struct zfs_statfs before, after, s;
+	struct zfs_attr top, shared, a;
+	int started = 0, reads = 0;
+
+	E(zfs_statfs(fs, &before), 0);
+	E(zfs_create(fs, ZFS_ROOT_INO, "concurrent", &dd, false, &top), 0);
+	E(zfs_create(fs, top.ino, "shared", &dd, false, &shared), 0);
+	for (int i = 0; i < CC_THREADS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "w%d", i);
+		w[i] = (struct cc_worker){ .id = i, .shared = shared.ino };
+		w[i].rounds = TL_TSAN ? 60 : 200;
+		E(zfs_create(fs, top.ino, name, &dd, false, &a), 0);
+		w[i].dir = a.ino;
+	}
+	if (TL_TSAN)
+		printf("  ThreadSanitizer: %d rounds per thread\n", w[0].rounds);
+	atomic_store(&cc_running, CC_THREADS);
+	for (int i = 0; i < CC_THREADS; i++) {
+		if (pthread_create(&th[i], NULL, cc_work, &w[i]) != 0) {
+			atomic_fetch_sub(&cc_running, 1);
+			continue;
+		}
+		started |= 1 << i;
+	}
+	/* the reader: everything it sees must make sense */
+	while (atomic_load(&cc_running) > 0) {
+		int n = 0;
+		bool eof;
+
+		E(zfs_readdir(fs, shared.ino, 0, cc_count, &n, &eof), 0);
+		CHECK(eof && n <= CC_THREADS);
+		E(zfs_statfs(fs, &s), 0);
+		E(zfs_getattr(fs, top.ino, &a), 0);
+		CHECK(a.type == ZFS_DIR && a.nlink == 2 + 1 + CC_THREADS);
+		reads++;
+	}
+	for (int i = 0; i < CC_THREADS; i++)
+		if (started & (1 << i))
+			pthread_join(th[i], NULL);
+	REQUIRE(started == (1 << CC_THREADS) - 1);
+	printf("  %d threads x %d rounds, %d reader passes\n", CC_THREADS, w[0].rounds, reads);
+
+	unsigned char want[100], got[100];
+	const uint64_t off = ZFS_CHUNK_SIZE - 3 * 8192 / 2;
+	for (int i = 0; i < CC_THREADS; i++) {
+		for (int f = 0; f < CC_FILES; f++) {
+			size_t n;
+			bool eof;
+
+			E(zfs_getattr(fs, w[i].ino[f], &a), 0);
+			CHECK(a.size == off + 3 * 8192);
+			cc_fill(want, sizeof(want), w[i].last[f]);
+			E(zfs_read(fs, w[i].ino[f], off, sizeof(got), got, &n, &eof), 0);
+			CHECK_MSG(n == sizeof(got) && !memcmp(want, got, sizeof(got)),
+				  "thread %d file %d", i, f);
+		}
+	}
+	int n = 0;
+	bool eof;
+	E(zfs_readdir(fs, shared.ino, 0, cc_count, &n, &eof), 0);
+	CHECK(n == 0);
+	E(zfs_statfs(fs, &after), 0);
+	CHECK_MSG(after.files == before.files + 2 + CC_THREADS * (1 + CC_FILES),
+		  "files %llu, before %llu", (unsigned long long)after.files,
+		  (unsigned long long)before.files);
+}
+
 /* A damaged record is an I/O error for its object only: the file whose
  * inode record is garbage reads EIO, its directory still lists and its
  * neighbours still work; a damaged directory entry is EIO for that name. */
@@ -592,6 +752,7 @@ int main(int argc, char **argv)
 	tl_run("readdir", t_readdir, NULL);
 	tl_run("persistence", t_persistence, NULL);
 	tl_run("check_and_repair", t_check_repair, NULL);
+	tl_run("concurrent_clients", t_concurrent, NULL);
 	tl_run("corruption_is_eio_for_that_object", t_corruption, NULL);
 	zfs_close(fs);
 	(void)lsm_close(db);
