@@ -92,6 +92,26 @@ static lsm_status mark_seen(struct verify *v, uint64_t id, bool *seen)
 	return LSM_OK;
 }
 
+/* Reports what checking the object at key found: intact, damaged (the
+ * detail lsm_fail recorded with st), or missing (detail `missing`) unless the
+ * tree has moved on since the walk began. Damage is reported, not returned:
+ * only what stops the walk (a failing store, no memory) is. */
+static lsm_status outcome(struct verify *v, const char *key, lsm_status st, size_t len,
+			  const char *missing)
+{
+	if (st == LSM_ENOTFOUND) {
+		bool moved;
+		if ((st = moved_on(v, &moved)) == LSM_OK && !moved)
+			report(v, key, LSM_ENOTFOUND, 0, missing);
+	} else if (st == LSM_ECORRUPT) {
+		report_damage(v, key, st, len);
+		st = LSM_OK;
+	} else if (st == LSM_OK) {
+		report(v, key, LSM_OK, len, NULL);
+	}
+	return st;
+}
+
 /* ---- manifests ---- */
 
 /* What a decoded manifest must say of its SSTs (docs/FORMAT.md): each key
@@ -151,23 +171,15 @@ static lsm_status verify_manifest(struct verify *v, uint64_t id, const char *pin
 			st = check_manifest(m);
 		}
 	}
-	if (st == LSM_ENOTFOUND) {
-		bool moved;
-		if ((st = moved_on(v, &moved)) == LSM_OK && !moved) {
-			char detail[512];
-			if (pinned_by)
-				snprintf(detail, sizeof(detail), "checkpoint '%s' pins it, but the store "
-					 "does not have it", pinned_by);
-			else
-				snprintf(detail, sizeof(detail), "the store does not have it");
-			report(v, key, LSM_ENOTFOUND, 0, detail);
-		}
-	} else if (st == LSM_ECORRUPT) {
-		report_damage(v, key, st, b.len);
-		st = LSM_OK;
-	} else if (st == LSM_OK) {
-		report(v, key, LSM_OK, b.len, NULL);
-	} else if (*ok) {
+	char missing[512];
+	if (pinned_by)
+		snprintf(missing, sizeof(missing), "checkpoint '%s' pins it, but the store does not "
+			 "have it", pinned_by);
+	else
+		snprintf(missing, sizeof(missing), "the store does not have it");
+	bool stops = st != LSM_OK && st != LSM_ENOTFOUND && st != LSM_ECORRUPT;
+	st = outcome(v, key, st, b.len, missing);
+	if (stops && *ok) {
 		lsm_manifest_free(m);
 		*ok = false;
 	}
@@ -224,20 +236,10 @@ static lsm_status verify_sst(struct verify *v, const struct lsm_manifest *m,
 		v->sum->data_blocks += blocks;
 		v->sum->entries += entries;
 	}
-	if (st == LSM_ENOTFOUND) {
-		bool moved;
-		if ((st = moved_on(v, &moved)) == LSM_OK && !moved) {
-			char detail[160];
-			snprintf(detail, sizeof(detail), "manifest %llu names it, but the store does "
-				 "not have it", (unsigned long long)m->id);
-			report(v, key, LSM_ENOTFOUND, 0, detail);
-		}
-	} else if (st == LSM_ECORRUPT) {
-		report_damage(v, key, st, b.len);
-		st = LSM_OK;
-	} else if (st == LSM_OK) {
-		report(v, key, LSM_OK, b.len, NULL);
-	}
+	char missing[160];
+	snprintf(missing, sizeof(missing), "manifest %llu names it, but the store does not have it",
+		 (unsigned long long)m->id);
+	st = outcome(v, key, st, b.len, missing);
 	lsm_sst_close(sst);
 	zs3_buf_free(&b);
 	return st;
@@ -301,14 +303,11 @@ static lsm_status verify_wals(struct verify *v, const struct lsm_manifest *m)
 			if (st == LSM_OK)
 				v->sum->wal_records += w.records - before;
 		}
-		if (st == LSM_ECORRUPT) {
-			report_damage(v, key, st, b.len);
-			st = LSM_OK;
-		} else if (st == LSM_OK) {
-			report(v, key, LSM_OK, b.len, NULL);
-		}
+		bool end = st == LSM_ENOTFOUND; /* the end of the log, as for a replay */
+		if (!end)
+			st = outcome(v, key, st, b.len, NULL);
 		zs3_buf_free(&b);
-		if (st == LSM_ENOTFOUND)
+		if (end)
 			return LSM_OK;
 		if (st)
 			return st;
