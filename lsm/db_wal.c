@@ -172,6 +172,13 @@ void *lsm_wal_thread(void *arg)
 		bool have = db->wal_enc_open || db->wal_inflight_id;
 		bool due = have && (db->wal_kick || now >= next_due ||
 				    db->wal_buf.len >= db->o.wal_upload_bytes || db->wal_inflight_id);
+		if (!have)
+			/* A kick is a request to upload what a waiter appended;
+			 * with nothing left, it was served (by the second round
+			 * of the last upload). Left set, it would stop the next
+			 * waiter's kick from waking us: that waiter would then
+			 * sleep until flush_interval_ms. */
+			db->wal_kick = false;
 		if (!due || (backoff && now < next_due)) {
 			wait_until(db, have ? next_due : now + db->o.flush_interval_ms);
 			if (!have)

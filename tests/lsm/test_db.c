@@ -815,6 +815,84 @@ static void t_cold_readers(void *ctx)
  * WAL upload fails, so the pending WAL object fills) fails with
  * LSM_ETRANSIENT, applies nothing, and is counted; once the store answers
  * again, writes go through and everything acknowledged is there. */
+/* A committer (put, then lsm_flush) must wake the WAL thread itself. With
+ * the periodic upload an hour away, a commit that does not get its upload
+ * going waits that hour: the bug was a kick left over from a waiter whose
+ * object the previous upload's second round had already taken, which made
+ * the next waiter believe the thread was already on its way. */
+struct flusher {
+	struct lsm_db *db;
+	const char *key;
+	lsm_status st;
+	atomic_bool done;
+};
+
+static void *put_then_flush(void *arg)
+{
+	struct flusher *fl = arg;
+	fl->st = put1(fl->db, fl->key, "v", 0);
+	if (fl->st == LSM_OK)
+		fl->st = lsm_flush(fl->db);
+	atomic_store(&fl->done, true);
+	return NULL;
+}
+
+/* Runs fl in a thread; false if it has not finished within limit_s (the
+ * upload it needs takes milliseconds; the periodic one is an hour away). */
+static bool flush_finishes(struct flusher *fl, pthread_t *th, int limit_s)
+{
+	atomic_init(&fl->done, false);
+	pthread_create(th, NULL, put_then_flush, fl);
+	for (int i = 0; i < limit_s * 100 && !atomic_load(&fl->done); i++)
+		usleep(10 * 1000);
+	return atomic_load(&fl->done);
+}
+
+static void t_commit_kicks_upload(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct zs3_fault_config slow = { .seed = seed, .delay_rate = 1.0, .delay_ms = 300,
+					 .op_mask = 1u << ZS3_OP_PUT };
+	struct zs3_store *fault;
+	pthread_t ta, tb, tc;
+
+	REQUIRE(fixture_open(&f, "kick"));
+	REQUIRE(zs3_open_fault(f.store, &slow, &fault) == ZS3_OK);
+	f.store = fault;
+	memset(&o, 0, sizeof(o));
+	o.store = f.store;
+	o.flush_interval_ms = 3600 * 1000; /* only kicks upload anything */
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	/* A's commit starts an upload (300 ms); B commits while it is in
+	 * flight, so B's object goes in the same uploader pass */
+	struct flusher a = { db, "a", LSM_OK, false }, b = { db, "b", LSM_OK, false },
+		       c = { db, "c", LSM_OK, false };
+	atomic_init(&a.done, false);
+	pthread_create(&ta, NULL, put_then_flush, &a);
+	usleep(100 * 1000);
+	atomic_init(&b.done, false);
+	pthread_create(&tb, NULL, put_then_flush, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK(a.st == LSM_OK && b.st == LSM_OK);
+	/* nothing is pending now: C's commit must get its own upload */
+	bool finished = flush_finishes(&c, &tc, 300);
+	CHECK_MSG(finished, "a commit waited %d s for an upload nobody started", 300);
+	if (!finished) {
+		/* lsm_close would wait for the same upload: leave the db
+		 * and its waiter to the process's exit */
+		pthread_detach(tc);
+		return;
+	}
+	pthread_join(tc, NULL);
+	CHECK(c.st == LSM_OK);
+	(void)lsm_close(db);
+	fixture_close(&f);
+}
+
 static void t_write_stall(void *ctx)
 {
 	(void)ctx;
@@ -956,6 +1034,7 @@ int main(int argc, char **argv)
 	tl_run("cold_readers_download_once", t_cold_readers, NULL);
 	tl_run("stats", t_stats, NULL);
 	tl_run("write_stall_is_transient", t_write_stall, NULL);
+	tl_run("commit_kicks_upload", t_commit_kicks_upload, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
 		tl_run("corruption", t_corruption, NULL);
 	return tl_finish();
