@@ -24,6 +24,9 @@ static void fill_defaults(struct lsm_options *o)
 	DEF(max_frozen, 2);
 	DEF(flush_interval_ms, 100);
 	DEF(wal_upload_bytes, 8u << 20);
+	DEF(wal_max_inflight, 4);
+	if (o->wal_max_inflight > LSM_WAL_MAX_INFLIGHT)
+		o->wal_max_inflight = LSM_WAL_MAX_INFLIGHT;
 	DEF(block_size, 4096);
 	DEF(bloom_bits_per_key, 10);
 	DEF(sst_target_bytes, 32u << 20);
@@ -68,8 +71,9 @@ static lsm_status replay_record(void *ctx, uint64_t first_seq, uint32_t count,
 	return LSM_OK;
 }
 
-/* Applies WAL object `id` to the active memtable: LSM_ENOTFOUND if absent. */
-static lsm_status replay_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto)
+/* Applies WAL object `id` to the active memtable: LSM_ENOTFOUND if absent.
+ * *next = the id of the log's next object (a fence skips some). */
+static lsm_status replay_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto, uint64_t *next)
 {
 	char key[64];
 	struct zs3_buf b = { 0 };
@@ -90,18 +94,22 @@ static lsm_status replay_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto)
 			st = lsm_fail(LSM_ECORRUPT, "WAL object %s is damaged: %s", key, lsm_last_error());
 		else if (st == LSM_OK && h.wal_id != id)
 			st = lsm_fail(LSM_ECORRUPT, "WAL object %s says it is WAL %" PRIu64, key, h.wal_id);
+		if (st == LSM_OK)
+			*next = id + 1 + h.skip;
 	}
 	zs3_buf_free(&b);
 	return st;
 }
 
-/* Replays WAL objects from `from` until one is missing; *next = that id. */
+/* Replays the log from `from` until an object is missing; *next = that id.
+ * A fence's skip is followed: the ids it skips may hold what a fenced
+ * writer's pipeline landed after the fence, which it never acknowledged. */
 static lsm_status replay_from(struct lsm_db *db, uint64_t from, uint64_t skip_upto,
 			      uint64_t *next)
 {
 	lsm_status st;
-	for (*next = from;; (*next)++) {
-		st = replay_wal(db, *next, skip_upto);
+	for (*next = from;;) {
+		st = replay_wal(db, *next, skip_upto, next);
 		if (st == LSM_ENOTFOUND)
 			return LSM_OK;
 		if (st)
@@ -110,8 +118,11 @@ static lsm_status replay_from(struct lsm_db *db, uint64_t from, uint64_t skip_up
 }
 
 /* Writes an empty WAL object at the first free id, replaying any that an
- * older writer managed to add meanwhile. Once it lands, that writer's next
- * WAL upload fails: it is fenced. */
+ * older writer managed to add meanwhile. Once it lands, that writer's upload
+ * of that id fails: it is fenced. Its pipeline may still land objects past
+ * the fence (at most LSM_WAL_MAX_SKIP ids, wal.h), never acknowledged: the
+ * fence skips those ids, so replay ignores them and our own ids start after
+ * them. */
 static lsm_status fence_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto, uint64_t *fence)
 {
 	struct lsm_buf b = { 0 };
@@ -121,6 +132,7 @@ static lsm_status fence_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto, 
 		char key[64];
 		b.len = 0;
 		if ((st = lsm_wal_encoder_begin(&e, &b, db->writer_epoch, id)) ||
+		    (st = lsm_wal_encoder_set_skip(&e, LSM_WAL_MAX_SKIP)) ||
 		    (st = lsm_wal_encoder_finish(&e)))
 			break;
 		lsm_wal_key(id, key);
@@ -133,9 +145,11 @@ static lsm_status fence_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto, 
 			st = lsm_from_zs3(zst);
 			break;
 		}
-		if ((st = replay_wal(db, id, skip_upto)) && st != LSM_ENOTFOUND)
+		/* an older writer's object landed here meanwhile: part of the log */
+		uint64_t next = id + 1;
+		if ((st = replay_wal(db, id, skip_upto, &next)) && st != LSM_ENOTFOUND)
 			break;
-		id++;
+		id = next;
 	}
 	lsm_buf_free(&b);
 	return st;
@@ -212,7 +226,8 @@ static void db_free(struct lsm_db *db)
 		lsm_block_cache_free(db->block_cache);
 	lsm_object_cache_close(db->object_cache);
 	lsm_buf_free(&db->wal_buf);
-	lsm_buf_free(&db->wal_inflight);
+	for (unsigned i = 0; i < LSM_WAL_MAX_INFLIGHT; i++)
+		lsm_buf_free(&db->wal_slots[i].buf);
 	pthread_mutex_destroy(&db->write_lock);
 	pthread_mutex_destroy(&db->manifest_lock);
 	pthread_mutex_destroy(&db->compact_lock);
@@ -285,9 +300,11 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 		uint64_t fence = 0;
 		if ((st = fence_wal(db, next, skip, &fence)))
 			goto fail;
-		db->durable_wal_id = fence;
-		db->wal_pending_id = fence + 1;
+		/* the ids the fence skips count as durable: nothing of ours is there */
+		db->durable_wal_id = fence + LSM_WAL_MAX_SKIP;
+		db->wal_pending_id = db->durable_wal_id + 1;
 		db->active_last_wal = fence;
+		db->wal_next_due_ms = lsm_now_ms() + db->o.flush_interval_ms;
 	}
 	atomic_store(&db->visible_seq, db->last_seq);
 	db->last_durable_ms = lsm_now_ms();
@@ -296,18 +313,19 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 		goto fail;
 
 	if (!db->read_only && !db->o.no_background) {
-		if (pthread_create(&db->wal_thread, NULL, lsm_wal_thread, db) != 0) {
-			st = lsm_fail(LSM_ENOMEM, "cannot start the WAL thread");
-			goto fail;
-		}
-		bool bg = pthread_create(&db->bg_thread, NULL, lsm_bg_thread, db) == 0;
+		bool wal = true;
+		for (unsigned i = 0; i < db->o.wal_max_inflight && wal; i++)
+			if ((wal = pthread_create(&db->wal_threads[i], NULL, lsm_wal_thread, db) == 0))
+				db->n_wal_threads++;
+		bool bg = wal && pthread_create(&db->bg_thread, NULL, lsm_bg_thread, db) == 0;
 		bool comp = bg && pthread_create(&db->compact_thread, NULL, lsm_compact_thread, db) == 0;
 		if (!comp) {
 			pthread_mutex_lock(&db->lock);
 			db->closing = true;
 			pthread_cond_broadcast(&db->cond);
 			pthread_mutex_unlock(&db->lock);
-			pthread_join(db->wal_thread, NULL);
+			for (unsigned i = 0; i < db->n_wal_threads; i++)
+				pthread_join(db->wal_threads[i], NULL);
 			if (bg)
 				pthread_join(db->bg_thread, NULL);
 			st = lsm_fail(LSM_ENOMEM, "cannot start the background threads");
@@ -339,7 +357,8 @@ lsm_status lsm_close(struct lsm_db *db)
 	pthread_cond_broadcast(&db->durable_cond);
 	pthread_mutex_unlock(&db->lock);
 	if (db->threads_started) {
-		pthread_join(db->wal_thread, NULL);
+		for (unsigned i = 0; i < db->n_wal_threads; i++)
+			pthread_join(db->wal_threads[i], NULL);
 		pthread_join(db->bg_thread, NULL);
 		pthread_join(db->compact_thread, NULL);
 	}
@@ -466,7 +485,8 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 	uint64_t stall_until = lsm_now_ms() + db->o.write_stall_ms;
 	while (!db->fatal && !db->closing && db->threads_started &&
 	       (db->n_frozen >= db->o.max_frozen || db->version->m.l0_count >= db->o.l0_max ||
-		(db->wal_inflight_id && db->wal_buf.len >= db->o.wal_upload_bytes) ||
+		(db->wal_pending_id > db->durable_wal_id + db->o.wal_max_inflight &&
+		 db->wal_buf.len >= db->o.wal_upload_bytes) ||
 		db->wal_buf.len >= 2 * db->o.wal_upload_bytes)) {
 		if (lsm_now_ms() >= stall_until) {
 			st = lsm_fail(LSM_ETRANSIENT,
@@ -796,8 +816,7 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 	o->writer_epoch = db->writer_epoch;
 	o->manifest_id = m->id;
 	o->last_durable_ms_ago = lsm_now_ms() - db->last_durable_ms;
-	o->wal_unflushed_bytes = (db->wal_enc_open ? db->wal_buf.len : 0) +
-				 (db->wal_inflight_id ? db->wal_inflight.len : 0);
+	o->wal_unflushed_bytes = (db->wal_enc_open ? db->wal_buf.len : 0) + lsm_wal_sealed_bytes(db);
 	o->write_stalls = atomic_load(&db->stats.write_stalls);
 	for (size_t i = 0; i < db->n_ssts; i++) {
 		if (db->ssts[i].sst) {

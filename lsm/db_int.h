@@ -69,20 +69,33 @@ struct lsm_db {
 	struct lsm_frozen frozen[LSM_MAX_FROZEN]; /* oldest first */
 	size_t n_frozen;
 
-	/* WAL (lock) */
+	/* WAL (lock). The pending object (wal_buf, id wal_pending_id) takes
+	 * appends; sealed objects wait in wal_slots (slot id % LSM_WAL_MAX_INFLIGHT)
+	 * for an uploader, up to o.wal_max_inflight of them: ids
+	 * durable_wal_id + 1 .. wal_pending_id - 1. They may land in any order;
+	 * durable_wal_id moves only over a contiguous run of landed ids. */
 	uint64_t writer_epoch;
 	uint64_t wal_pending_id;  /* the id the pending WAL object will get */
-	pthread_mutex_t upload_lock; /* one WAL upload at a time, in id order */
+	pthread_mutex_t upload_lock; /* the synchronous path (no threads): one at a time */
 	struct lsm_buf wal_buf;   /* the pending object, being encoded */
-	struct lsm_buf wal_inflight; /* finished, not yet acknowledged by the store */
-	uint64_t wal_inflight_id, wal_inflight_batches; /* 0 = none */
 	struct lsm_wal_encoder wal_enc;
 	bool wal_enc_open;
 	uint64_t wal_pending_batches;
+	struct lsm_wal_slot {
+		uint64_t id;            /* 0 = free */
+		struct lsm_buf buf;     /* the finished object */
+		uint64_t batches;
+		bool uploading;         /* an uploader has it */
+		bool landed;            /* the store has it; waits for the ids below */
+		uint64_t retry_at_ms;   /* after a failure: not before this */
+	} wal_slots[LSM_WAL_MAX_INFLIGHT];
+	unsigned wal_uploading;   /* slots being uploaded now */
+	unsigned wal_backoff_ms;  /* after failures: doubling, up to 1 s; 0 = none */
 	uint64_t durable_wal_id;  /* every WAL id <= this is in the store */
 	uint64_t wal_error_gen;   /* bumped when an upload fails */
 	lsm_status wal_error;
 	bool wal_kick;            /* a durable writer is waiting */
+	uint64_t wal_next_due_ms; /* the periodic upload (flush_interval_ms) */
 	uint64_t last_durable_ms;
 	/* what lsm_open replayed (lsm_describe): WAL ids [wal_replay_first,
 	 * wal_replay_next), how many objects and bytes were found */
@@ -106,7 +119,8 @@ struct lsm_db {
 	lsm_status fatal; /* e.g. LSM_EFENCED: no more writes */
 	bool closing;
 	bool threads_started;
-	pthread_t wal_thread, bg_thread, compact_thread;
+	pthread_t wal_threads[LSM_WAL_MAX_INFLIGHT], bg_thread, compact_thread;
+	unsigned n_wal_threads;
 	bool bg_kick;      /* the flush thread has work */
 	bool compact_kick; /* the compaction thread may have work */
 
@@ -121,9 +135,14 @@ struct lsm_db {
 
 
 /* db_wal.c */
+/* One of o.wal_max_inflight uploaders: seals the pending object when it is
+ * due and uploads sealed ones. */
 void *lsm_wal_thread(void *arg);
-/* Uploads the pending WAL object now (caller holds nothing). */
+/* Seals the pending WAL object and uploads every sealed one, in this thread
+ * (caller holds nothing): no_background, and lsm_maintain. */
 lsm_status lsm_wal_upload_pending(struct lsm_db *db);
+/* WAL bytes sealed but not yet in the store (caller holds lock). */
+size_t lsm_wal_sealed_bytes(const struct lsm_db *db);
 /* Waits until WAL id `id` is durable; the error of a failed upload otherwise. */
 lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id);
 /* Appends a committed batch to the pending WAL object (caller holds lock). */

@@ -1,17 +1,26 @@
 /*
- * lsm/db_wal.c - the WAL uploader and group commit.
+ * lsm/db_wal.c - the WAL pipeline and group commit.
  *
- * Writers append their batches to the pending WAL object. One upload runs at
- * a time, in id order, so "every id <= durable_wal_id is in the store" holds.
- * While an upload is in flight, new writers keep appending to the next
- * object; when the upload returns, everything that accumulated goes in one
- * PUT: that is group commit. Uploads are create-only: a WAL id that already
- * exists was written by a newer writer that fenced us.
+ * Writers append their batches to the pending WAL object. An uploader seals
+ * it (when a durable writer waits, when it is big enough, or every
+ * flush_interval_ms) into one of o.wal_max_inflight slots and PUTs it; the
+ * other uploaders do the same with the next objects meanwhile, so several
+ * uploads are in flight and writers that arrive while they are fill the next
+ * object: one PUT for all of them. Uploads may land in any order, but
+ * durable_wal_id only moves over a contiguous run of landed ids, so "every id
+ * <= durable_wal_id is in the store" holds and a write is never reported
+ * durable before every write committed ahead of it.
  *
- * A failed upload keeps its finished object (same id, same bytes) and is
- * retried before anything newer, so a write is never reported durable out of
- * order, and a retry whose first attempt did land is recognised by the store
- * layer (identical bytes, identical ETag).
+ * An object is sealed with id X only while X <= durable_wal_id +
+ * wal_max_inflight (at most LSM_WAL_MAX_INFLIGHT): that bounds how far past
+ * the last durable id a fenced writer can still land objects, which is what
+ * the fence of the next writer skips (lsm_open, wal.h).
+ *
+ * Uploads are create-only: a WAL id that already exists was written by a
+ * newer writer that fenced us. A failed upload keeps its slot (same id, same
+ * bytes) and is retried after a backoff; the ids after it may land, but
+ * none becomes durable before it. A retry whose first attempt did land is
+ * recognised by the store layer (identical bytes, identical ETag).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,59 +46,107 @@ lsm_status lsm_wal_append(struct lsm_db *db, uint64_t first_seq, const struct ls
 	return LSM_OK;
 }
 
-/* Uploads the in-flight object (making the pending one in-flight first if
- * there is none). Caller holds upload_lock, not lock. */
-static lsm_status upload_one(struct lsm_db *db, bool *more)
+static struct lsm_wal_slot *slot_of(struct lsm_db *db, uint64_t id)
+{
+	return &db->wal_slots[id % LSM_WAL_MAX_INFLIGHT];
+}
+
+size_t lsm_wal_sealed_bytes(const struct lsm_db *db)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < LSM_WAL_MAX_INFLIGHT; i++)
+		if (db->wal_slots[i].id)
+			n += db->wal_slots[i].buf.len;
+	return n;
+}
+
+/* Seals the pending object into a slot if one is free (caller holds lock).
+ * Consumes the kick: a waiter that appends after this kicks again. */
+static lsm_status seal(struct lsm_db *db, bool *sealed)
+{
+	uint64_t id = db->wal_pending_id;
+	struct lsm_wal_slot *s = slot_of(db, id);
+	lsm_status st;
+
+	*sealed = false;
+	if (!db->wal_enc_open || id > db->durable_wal_id + db->o.wal_max_inflight)
+		return LSM_OK;
+	if (s->id) /* cannot happen while the bound above holds */
+		return lsm_fail(LSM_EINVAL, "WAL slot for %" PRIu64 " still holds %" PRIu64, id, s->id);
+	if ((st = lsm_wal_encoder_finish(&db->wal_enc)))
+		return st;
+	struct lsm_buf t = s->buf;
+	s->buf = db->wal_buf;
+	db->wal_buf = t;
+	db->wal_buf.len = 0;
+	s->id = id;
+	s->batches = db->wal_pending_batches;
+	s->uploading = s->landed = false;
+	s->retry_at_ms = 0;
+	db->wal_pending_id++;
+	db->wal_pending_batches = 0;
+	db->wal_enc_open = false;
+	db->wal_kick = false;
+	db->wal_next_due_ms = lsm_now_ms() + db->o.flush_interval_ms;
+	*sealed = true;
+	return LSM_OK;
+}
+
+/* The lowest sealed id nobody uploads whose retry time has come, or NULL
+ * (caller holds lock). `now` 0: ignore retry times. */
+static struct lsm_wal_slot *next_to_upload(struct lsm_db *db, uint64_t now)
+{
+	for (uint64_t id = db->durable_wal_id + 1; id < db->wal_pending_id; id++) {
+		struct lsm_wal_slot *s = slot_of(db, id);
+		if (s->id == id && !s->uploading && !s->landed && (!now || s->retry_at_ms <= now))
+			return s;
+	}
+	return NULL;
+}
+
+/* Frees the slots of the contiguous landed ids above durable_wal_id
+ * (caller holds lock). */
+static void advance_durable(struct lsm_db *db)
+{
+	for (;;) {
+		struct lsm_wal_slot *s = slot_of(db, db->durable_wal_id + 1);
+		if (s->id != db->durable_wal_id + 1 || !s->landed)
+			break;
+		db->durable_wal_id = s->id;
+		s->id = 0;
+		s->landed = false;
+		s->buf.len = 0;
+		if (s->buf.cap > 2 * db->o.wal_upload_bytes)
+			lsm_buf_free(&s->buf); /* a burst's buffer: give it back */
+		db->last_durable_ms = lsm_now_ms();
+	}
+}
+
+/* PUTs slot s, which the caller marked uploading (caller holds lock; it is
+ * dropped during the PUT). The slot's bytes are stable meanwhile: only its
+ * uploader touches a slot marked uploading. */
+static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 {
 	char key[64];
+	uint64_t id = s->id;
 	lsm_status st;
-	zs3_status zst;
 
-	pthread_mutex_lock(&db->lock);
-	*more = false;
-	if (db->fatal) {
-		st = db->fatal;
-		pthread_mutex_unlock(&db->lock);
-		return st;
-	}
-	if (!db->wal_inflight_id) {
-		if (!db->wal_enc_open) {
-			pthread_mutex_unlock(&db->lock);
-			return LSM_OK;
-		}
-		if ((st = lsm_wal_encoder_finish(&db->wal_enc))) {
-			pthread_mutex_unlock(&db->lock);
-			return st;
-		}
-		struct lsm_buf t = db->wal_inflight;
-		db->wal_inflight = db->wal_buf;
-		db->wal_buf = t;
-		db->wal_buf.len = 0;
-		db->wal_inflight_id = db->wal_pending_id++;
-		db->wal_inflight_batches = db->wal_pending_batches;
-		db->wal_pending_batches = 0;
-		db->wal_enc_open = false;
-	}
-	uint64_t id = db->wal_inflight_id;
+	db->wal_uploading++;
 	pthread_mutex_unlock(&db->lock);
-
-	/* wal_inflight is only touched under upload_lock, which we hold. */
 	lsm_wal_key(id, key);
-	zst = zs3_put_if_absent(db->store, key, db->wal_inflight.data, db->wal_inflight.len, NULL);
-
+	zs3_status zst = zs3_put_if_absent(db->store, key, s->buf.data, s->buf.len, NULL);
 	pthread_mutex_lock(&db->lock);
+	db->wal_uploading--;
+	s->uploading = false;
 	if (zst == ZS3_OK) {
-		db->durable_wal_id = id;
-		db->last_durable_ms = lsm_now_ms();
+		s->landed = true;
 		atomic_fetch_add(&db->stats.wal_uploads, 1);
-		atomic_fetch_add(&db->stats.wal_batches, db->wal_inflight_batches);
-		atomic_fetch_add(&db->stats.wal_bytes, db->wal_inflight.len);
-		db->wal_inflight_id = 0;
-		db->wal_inflight.len = 0;
-		if (db->wal_inflight.cap > 2 * db->o.wal_upload_bytes)
-			lsm_buf_free(&db->wal_inflight); /* a burst's buffer: give it back */
-		db->wal_error = LSM_OK;
-		*more = db->wal_enc_open;
+		atomic_fetch_add(&db->stats.wal_batches, s->batches);
+		atomic_fetch_add(&db->stats.wal_bytes, s->buf.len);
+		db->wal_backoff_ms = 0;
+		advance_durable(db);
+		if (db->durable_wal_id >= id)
+			db->wal_error = LSM_OK;
 		st = LSM_OK;
 	} else if (zst == ZS3_EPRECONDITION) {
 		st = lsm_fail(LSM_EFENCED,
@@ -97,25 +154,44 @@ static lsm_status upload_one(struct lsm_db *db, bool *more)
 			      "(epoch %" PRIu64 ") is fenced", id, db->writer_epoch);
 		lsm_set_fatal(db, st);
 	} else {
+		/* the store is failing: this id, and so every id after it,
+		 * waits; back off, up to 1 s between tries */
 		st = lsm_from_zs3(zst);
+		db->wal_backoff_ms = db->wal_backoff_ms ? (db->wal_backoff_ms * 2 > 1000 ? 1000
+							 : db->wal_backoff_ms * 2) : 50;
+		s->retry_at_ms = lsm_now_ms() + db->wal_backoff_ms;
 		db->wal_error = st;
 		db->wal_error_gen++;
 	}
 	pthread_cond_broadcast(&db->durable_cond);
 	pthread_cond_broadcast(&db->cond);
-	pthread_mutex_unlock(&db->lock);
 	return st;
 }
 
 lsm_status lsm_wal_upload_pending(struct lsm_db *db)
 {
-	lsm_status st;
-	bool more = true;
+	lsm_status st = LSM_OK;
 	pthread_mutex_lock(&db->upload_lock);
-	/* at most two rounds: the in-flight object, then what was pending */
-	for (int i = 0; i < 2 && more; i++)
-		if ((st = upload_one(db, &more)))
+	pthread_mutex_lock(&db->lock);
+	/* every sealed object in id order, then the pending one (it may need
+	 * a slot the others free); the background uploaders may take some */
+	for (;;) {
+		bool sealed;
+		struct lsm_wal_slot *s;
+		if (db->fatal) {
+			st = db->fatal;
 			break;
+		}
+		if ((s = next_to_upload(db, 0))) {
+			s->uploading = true;
+			if ((st = upload_slot(db, s)))
+				break;
+			continue;
+		}
+		if ((st = seal(db, &sealed)) || !sealed)
+			break;
+	}
+	pthread_mutex_unlock(&db->lock);
 	pthread_mutex_unlock(&db->upload_lock);
 	return st;
 }
@@ -127,7 +203,7 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 	uint64_t gen = db->wal_error_gen;
 	while (db->durable_wal_id < id && !db->fatal && db->wal_error_gen == gen) {
 		if (!db->threads_started) {
-			/* no uploader thread: do it ourselves */
+			/* no uploader threads: do it ourselves */
 			pthread_mutex_unlock(&db->lock);
 			st = lsm_wal_upload_pending(db);
 			pthread_mutex_lock(&db->lock);
@@ -135,7 +211,7 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 				break;
 			continue;
 		}
-		if (!db->wal_kick) { /* one wake-up for the WAL thread, not one per writer */
+		if (!db->wal_kick) { /* one wake-up for the uploaders, not one per writer */
 			db->wal_kick = true;
 			pthread_cond_broadcast(&db->cond);
 		}
@@ -163,42 +239,44 @@ static void wait_until(struct lsm_db *db, uint64_t deadline_ms)
 void *lsm_wal_thread(void *arg)
 {
 	struct lsm_db *db = arg;
-	uint64_t next_due = lsm_now_ms() + db->o.flush_interval_ms;
-	unsigned backoff = 0;
 
 	pthread_mutex_lock(&db->lock);
 	while (!db->closing && !db->fatal) {
 		uint64_t now = lsm_now_ms();
-		bool have = db->wal_enc_open || db->wal_inflight_id;
-		bool due = have && (db->wal_kick || now >= next_due ||
-				    db->wal_buf.len >= db->o.wal_upload_bytes || db->wal_inflight_id);
-		if (!have)
-			/* A kick is a request to upload what a waiter appended;
-			 * with nothing left, it was served (by the second round
-			 * of the last upload). Left set, it would stop the next
-			 * waiter's kick from waking us: that waiter would then
-			 * sleep until flush_interval_ms. */
-			db->wal_kick = false;
-		if (!due || (backoff && now < next_due)) {
-			wait_until(db, have ? next_due : now + db->o.flush_interval_ms);
-			if (!have)
-				next_due = lsm_now_ms() + db->o.flush_interval_ms;
+		struct lsm_wal_slot *s = next_to_upload(db, now);
+		bool sealed = false;
+		bool due = db->wal_enc_open && (db->wal_kick || now >= db->wal_next_due_ms ||
+						 db->wal_buf.len >= db->o.wal_upload_bytes);
+		if (!s && due) {
+			if (seal(db, &sealed))
+				break; /* cannot happen: the encoder refuses nothing it took */
+			if (sealed)
+				s = next_to_upload(db, now);
+		}
+		if (s) {
+			s->uploading = true;
+			(void)upload_slot(db, s); /* failures: retried; waiters were told */
+			db->bg_kick = true; /* a frozen memtable may have become flushable */
 			continue;
 		}
-		db->wal_kick = false;
-		pthread_mutex_unlock(&db->lock);
-		lsm_status st = lsm_wal_upload_pending(db);
-		pthread_mutex_lock(&db->lock);
-		if (st && st != LSM_EFENCED) {
-			/* the store is failing: back off, up to 1 s between tries */
-			backoff = backoff ? (backoff * 2 > 1000 ? 1000 : backoff * 2) : 50;
-			next_due = lsm_now_ms() + backoff;
-		} else {
-			backoff = 0;
-			next_due = lsm_now_ms() + db->o.flush_interval_ms;
+		if (!db->wal_enc_open)
+			/* A kick asks for what a waiter appended to be uploaded;
+			 * with nothing pending, it was served. Left set, it would
+			 * keep the next waiter from waking us. */
+			db->wal_kick = false;
+		/* Sleep until the periodic upload, or the earliest retry. Due but
+		 * with every slot taken: until an upload returns (it broadcasts). */
+		uint64_t until = db->wal_enc_open && !due ? db->wal_next_due_ms
+							  : now + db->o.flush_interval_ms;
+		for (uint64_t id = db->durable_wal_id + 1; id < db->wal_pending_id; id++) {
+			struct lsm_wal_slot *r = slot_of(db, id);
+			if (r->id == id && !r->uploading && !r->landed && r->retry_at_ms < until)
+				until = r->retry_at_ms;
 		}
-		db->bg_kick = true; /* a frozen memtable may have become flushable */
-		pthread_cond_broadcast(&db->cond);
+		if (until > now)
+			wait_until(db, until);
+		if (!db->wal_enc_open && db->wal_next_due_ms < lsm_now_ms())
+			db->wal_next_due_ms = lsm_now_ms() + db->o.flush_interval_ms;
 	}
 	pthread_mutex_unlock(&db->lock);
 	return NULL;

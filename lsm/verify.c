@@ -282,17 +282,19 @@ static lsm_status wal_record(void *ctx, uint64_t first_seq, uint32_t count, cons
 	return LSM_OK;
 }
 
-/* The WAL objects from wal_flushed on, until one is missing (as a replay). */
+/* The WAL objects from wal_flushed on, until one is missing, following
+ * fences' skips (as a replay). */
 static lsm_status verify_wals(struct verify *v, const struct lsm_manifest *m)
 {
 	struct wal_walk w = { m->last_seq, m->last_seq, 0 };
-	for (uint64_t id = m->wal_flushed ? m->wal_flushed : 1;; id++) {
+	for (uint64_t id = m->wal_flushed ? m->wal_flushed : 1, next;; id = next) {
 		char key[64];
 		struct zs3_buf b = { 0 };
 		struct lsm_wal_header h;
 		uint64_t before = w.records;
 		lsm_status st;
 
+		next = id + 1; /* a damaged object's skip is unknown: go on with the next */
 		lsm_wal_key(id, key);
 		st = get_object(v, key, &b);
 		if (st == LSM_OK) {
@@ -300,8 +302,10 @@ static lsm_status verify_wals(struct verify *v, const struct lsm_manifest *m)
 			st = lsm_wal_decode(b.data, b.len, &h, wal_record, &w);
 			if (st == LSM_OK && h.wal_id != id)
 				st = lsm_fail(LSM_ECORRUPT, "it says it is WAL %" PRIu64, h.wal_id);
-			if (st == LSM_OK)
+			if (st == LSM_OK) {
 				v->sum->wal_records += w.records - before;
+				next = id + 1 + h.skip;
+			}
 		}
 		bool end = st == LSM_ENOTFOUND; /* the end of the log, as for a replay */
 		if (!end)

@@ -17,7 +17,7 @@ lsm_status lsm_wal_encoder_begin(struct lsm_wal_encoder *e, struct lsm_buf *out,
 	uint8_t h[LSM_WAL_HEADER_BYTES];
 	memcpy(h, head_magic, 8);
 	lsm_enc_fixed32(h + 8, LSM_WAL_VERSION);
-	lsm_enc_fixed32(h + 12, 0); /* reserved */
+	lsm_enc_fixed32(h + 12, 0); /* skip: only fences set it (lsm_wal_encoder_set_skip) */
 	lsm_enc_fixed64(h + 16, writer_epoch);
 	lsm_enc_fixed64(h + 24, wal_id);
 	e->out = out;
@@ -26,6 +26,15 @@ lsm_status lsm_wal_encoder_begin(struct lsm_wal_encoder *e, struct lsm_buf *out,
 	e->last_seq = 0;
 	e->finished = false;
 	return lsm_buf_append(out, h, sizeof(h));
+}
+
+lsm_status lsm_wal_encoder_set_skip(struct lsm_wal_encoder *e, uint32_t skip)
+{
+	if (e->finished || skip > LSM_WAL_MAX_SKIP)
+		return lsm_fail(LSM_EINVAL, "WAL skip %" PRIu32 " (at most %u, before finish)", skip,
+				LSM_WAL_MAX_SKIP);
+	lsm_enc_fixed32(e->out->data + e->start + 12, skip);
+	return LSM_OK;
 }
 
 lsm_status lsm_wal_encoder_add_body(struct lsm_wal_encoder *e, uint64_t first_seq, uint32_t count,
@@ -151,8 +160,9 @@ lsm_status lsm_wal_decode(const uint8_t *p, size_t n, struct lsm_wal_header *hdr
 	uint32_t version = lsm_dec_fixed32(p + 8);
 	if (version != LSM_WAL_VERSION)
 		return BAD("unsupported format version %" PRIu32, version);
-	if (lsm_dec_fixed32(p + 12))
-		return BAD("reserved header field not zero");
+	uint32_t skip = lsm_dec_fixed32(p + 12);
+	if (skip > LSM_WAL_MAX_SKIP)
+		return BAD("skip %" PRIu32 " beyond the format's %u", skip, LSM_WAL_MAX_SKIP);
 
 	/* pass 1: check everything, deliver nothing */
 	uint64_t records = 0, last = 0;
@@ -171,6 +181,7 @@ lsm_status lsm_wal_decode(const uint8_t *p, size_t n, struct lsm_wal_header *hdr
 			   lsm_dec_fixed64(t + 8), last);
 	if (hdr) {
 		hdr->version = version;
+		hdr->skip = skip;
 		hdr->writer_epoch = lsm_dec_fixed64(p + 16);
 		hdr->wal_id = lsm_dec_fixed64(p + 24);
 		hdr->record_count = records;

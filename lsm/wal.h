@@ -29,8 +29,17 @@
 #define LSM_WAL_RECORD_OVERHEAD 24 /* first seq, count, body length, checksum */
 #define LSM_WAL_TRAILER_BYTES 32
 
+/* The most WAL uploads a writer may have in flight at once: a writer uploads
+ * id X only while every id up to X - LSM_WAL_MAX_INFLIGHT is durable. A new
+ * writer's fence (lsm_open) skips the next LSM_WAL_MAX_SKIP ids, the most a
+ * fenced writer's pipeline can still land past the fence, so the new
+ * writer's own ids never collide with them and replay never reads them. */
+#define LSM_WAL_MAX_INFLIGHT 8
+#define LSM_WAL_MAX_SKIP (LSM_WAL_MAX_INFLIGHT - 1)
+
 struct lsm_wal_header {
 	uint32_t version;
+	uint32_t skip;         /* the next object of the log is wal_id + 1 + skip */
 	uint64_t writer_epoch; /* the epoch of the writer that wrote it (fencing) */
 	uint64_t wal_id;       /* must match the object's name: the caller checks */
 	uint64_t record_count; /* from the trailer */
@@ -59,6 +68,9 @@ lsm_status lsm_wal_encoder_add(struct lsm_wal_encoder *e, uint64_t first_seq,
  * so that nothing unreadable is ever written. */
 lsm_status lsm_wal_encoder_add_body(struct lsm_wal_encoder *e, uint64_t first_seq, uint32_t count,
 				    const uint8_t *body, size_t len);
+/* Makes the object a fence that skips the next `skip` ids (at most
+ * LSM_WAL_MAX_SKIP): replay goes on at wal_id + 1 + skip. Before finish. */
+lsm_status lsm_wal_encoder_set_skip(struct lsm_wal_encoder *e, uint32_t skip);
 /* Appends the trailer. The encoder then takes no more records. */
 lsm_status lsm_wal_encoder_finish(struct lsm_wal_encoder *e);
 /* The object's size once finished, if no more records are added. */

@@ -47,6 +47,11 @@ struct lsm_options {
 	unsigned max_frozen;       /* writers wait while this many await flushing; 0 = 2 */
 	unsigned flush_interval_ms;/* upload unflushed WAL at least this often; 0 = 100 */
 	size_t wal_upload_bytes;   /* ...or when this many bytes are unflushed; 0 = 8 MiB */
+	/* WAL uploads in flight at once (1 to 8; 0 = 4). Writers that arrive
+	 * while uploads are in flight fill the next object (group commit);
+	 * writes become durable strictly in WAL order whatever order the
+	 * uploads land in. */
+	unsigned wal_max_inflight;
 
 	size_t block_size;         /* SST data block target; 0 = 4096 */
 	int compression_level;     /* zstd level; 0 = 3, negative = off */

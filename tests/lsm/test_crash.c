@@ -1,16 +1,19 @@
 /*
  * tests/lsm/test_crash.c - crash safety and faults.
  *
- * crash: a child process writes batches (durable and not) with background
- * flushing and compaction running, reporting each acknowledged durable batch
- * to the parent through a pipe; the parent SIGKILLs it at a random moment,
- * reopens the tree and checks that every acknowledged batch is there, that no
- * batch is there in part, and that a full scan and a full compaction succeed.
- * Repeated KILLS times on one store.
+ * crash: a child process writes batches (durable and not) from WRITERS
+ * threads at once, so several WAL uploads are in flight (the pipeline), with
+ * background flushing and compaction running, reporting each acknowledged
+ * durable batch to the parent through a pipe; the parent SIGKILLs it at a
+ * random moment, reopens the tree and checks that every acknowledged batch is
+ * there, that no batch is there in part, that each writer's batches are there
+ * as a prefix of what it wrote, and that a full scan and a full compaction
+ * succeed. Repeated KILLS times on one store.
  *
  * faults: the same checks with a store that fails and loses replies at random
  * (through the retry layer), then recovers.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@
 
 #define KILLS 60
 #define OPS_PER_BATCH 3
+#define WRITERS 4 /* threads per child: as many uploads in flight as the default allows */
 
 static unsigned long long seed;
 static char *dir;
@@ -43,10 +47,11 @@ static void options(struct lsm_options *o, struct zs3_store *s, bool background)
 	o->no_background = !background;
 }
 
-/* Batch n of round r: keys r<r>-b<n>-<j>, each value naming (r, n, j). */
-static void batch_key(int r, long n, int j, char *k, size_t *kl)
+/* Batch n of writer t in round r: keys r<r>-t<t>-b<n>-<j>, each value
+ * naming (r, n, j). */
+static void batch_key(int r, int t, long n, int j, char *k, size_t *kl)
 {
-	*kl = (size_t)snprintf(k, 64, "r%03d-b%07ld-%d", r, n, j);
+	*kl = (size_t)snprintf(k, 64, "r%03d-t%d-b%07ld-%d", r, t, n, j);
 }
 
 static void batch_value(int r, long n, int j, char *v, size_t *vl, unsigned long long *rs)
@@ -57,13 +62,55 @@ static void batch_value(int r, long n, int j, char *v, size_t *vl, unsigned long
 	*vl = (size_t)snprintf(v, 800, "round %d batch %ld op %d %*s|", r, n, j, pad, "");
 }
 
+struct child_writer {
+	struct lsm_db *db;
+	int round, t, fd;
+	pthread_mutex_t *pipe_lock;
+};
+
+static void *child_writer(void *arg)
+{
+	struct child_writer *w = arg;
+	struct lsm_batch *b = lsm_batch_new();
+	unsigned long long rs = seed ^ (unsigned long long)w->round ^ ((unsigned long long)w->t << 32);
+	if (!b)
+		_exit(3);
+	for (long n = 0;; n++) {
+		lsm_batch_clear(b);
+		for (int j = 0; j < OPS_PER_BATCH; j++) {
+			char k[64], v[800];
+			size_t kl, vl;
+			batch_key(w->round, w->t, n, j, k, &kl);
+			batch_value(w->round, n, j, v, &vl, &rs);
+			if (lsm_batch_put(b, k, kl, v, vl) != LSM_OK)
+				_exit(3);
+		}
+		bool durable = n % 3 == 0;
+		lsm_status st = lsm_write(w->db, b, durable ? LSM_WRITE_DURABLE : 0);
+		if (st != LSM_OK) {
+			fprintf(stderr, "child: write: %s\n", lsm_last_error());
+			_exit(12);
+		}
+		if (durable) {
+			char line[32];
+			int len = snprintf(line, sizeof(line), "%d %ld\n", w->t, n);
+			pthread_mutex_lock(w->pipe_lock); /* whole lines */
+			if (write(w->fd, line, (size_t)len) != len)
+				_exit(13);
+			pthread_mutex_unlock(w->pipe_lock);
+		}
+	}
+	return NULL;
+}
+
 static void child_main(int round, int fd)
 {
 	struct zs3_store *s;
 	struct lsm_options o;
 	struct lsm_db *db;
-	struct lsm_batch *b = lsm_batch_new();
-	unsigned long long rs = seed ^ (unsigned long long)round;
+	pthread_t th[WRITERS];
+	struct child_writer w[WRITERS];
+	pthread_mutex_t pipe_lock = PTHREAD_MUTEX_INITIALIZER;
 	if (zs3_open_local(dir, false, &s) != ZS3_OK)
 		_exit(10);
 	options(&o, s, true);
@@ -71,33 +118,18 @@ static void child_main(int round, int fd)
 		fprintf(stderr, "child: open: %s\n", lsm_last_error());
 		_exit(11);
 	}
-	for (long n = 0;; n++) {
-		lsm_batch_clear(b);
-		for (int j = 0; j < OPS_PER_BATCH; j++) {
-			char k[64], v[800];
-			size_t kl, vl;
-			batch_key(round, n, j, k, &kl);
-			batch_value(round, n, j, v, &vl, &rs);
-			if (lsm_batch_put(b, k, kl, v, vl) != LSM_OK)
-				_exit(3);
-		}
-		bool durable = n % 3 == 0;
-		lsm_status st = lsm_write(db, b, durable ? LSM_WRITE_DURABLE : 0);
-		if (st != LSM_OK) {
-			fprintf(stderr, "child: write: %s\n", lsm_last_error());
-			_exit(12);
-		}
-		if (durable) {
-			char line[32];
-			int len = snprintf(line, sizeof(line), "%ld\n", n);
-			if (write(fd, line, (size_t)len) != len)
-				_exit(13);
-		}
+	for (int t = 0; t < WRITERS; t++) {
+		w[t] = (struct child_writer){ db, round, t, fd, &pipe_lock };
+		if (pthread_create(&th[t], NULL, child_writer, &w[t]) != 0)
+			_exit(14);
 	}
+	for (int t = 0; t < WRITERS; t++)
+		pthread_join(th[t], NULL); /* never: the parent kills us */
+	_exit(15);
 }
 
-/* Checks round r's batches in the reopened tree. Returns failures. */
-static int check_round(struct lsm_db *db, int r, long acked, long *present)
+/* Checks writer t's batches of round r in the reopened tree. Returns failures. */
+static int check_round(struct lsm_db *db, int r, int t, long acked, long *present)
 {
 	struct lsm_buf v = { 0 };
 	int bad = 0;
@@ -107,7 +139,7 @@ static int check_round(struct lsm_db *db, int r, long acked, long *present)
 		for (int j = 0; j < OPS_PER_BATCH; j++) {
 			char k[64];
 			size_t kl;
-			batch_key(r, n, j, k, &kl);
+			batch_key(r, t, n, j, k, &kl);
 			lsm_status st = lsm_get(db, k, kl, &v);
 			if (st == LSM_OK) {
 				char want[64];
@@ -191,16 +223,21 @@ static void t_crash(void *ctx)
 		waitpid(pid, &status, 0);
 		CHECK_MSG(WIFSIGNALED(status), "round %d: child exited by itself (%d)", r,
 			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		/* the last complete line is the newest acknowledged batch */
-		long acked = -1;
+		/* each writer's last complete line is its newest acknowledged batch */
+		long acked[WRITERS];
+		for (int t = 0; t < WRITERS; t++)
+			acked[t] = -1;
 		char buf[256], line[32];
 		size_t ll = 0;
 		ssize_t got;
 		while ((got = read(p[0], buf, sizeof(buf))) > 0) {
 			for (ssize_t i = 0; i < got; i++) {
 				if (buf[i] == '\n') {
+					char *end;
 					line[ll] = '\0';
-					acked = strtol(line, NULL, 10);
+					long t = strtol(line, &end, 10);
+					if (t >= 0 && t < WRITERS)
+						acked[t] = strtol(end, NULL, 10);
 					ll = 0;
 				} else if (ll + 1 < sizeof(line)) {
 					line[ll++] = buf[i];
@@ -221,11 +258,13 @@ static void t_crash(void *ctx)
 			return;
 		}
 		for (int old = 0; old <= r && !bad; old++) {
-			long present;
-			bad += check_round(db, old, old == r ? acked : -1, &present);
-			if (old == r) {
-				total_acked += acked + 1;
-				total_present += present;
+			for (int t = 0; t < WRITERS && !bad; t++) {
+				long present;
+				bad += check_round(db, old, t, old == r ? acked[t] : -1, &present);
+				if (old == r) {
+					total_acked += acked[t] + 1;
+					total_present += present;
+				}
 			}
 		}
 		if (r % 10 == 9) {
