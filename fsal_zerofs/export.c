@@ -52,7 +52,7 @@ struct zerofs_raw_config {
 	char *store, *directory;
 	char *bucket, *endpoint, *region, *prefix, *ca_file, *allow_http, *addressing;
 	char *credentials_file, *access_key_id, *secret_access_key;
-	char *cache_dir, *cache_size_gb, *memory_cache_mb, *flush_interval_ms, *sync;
+	char *cache_dir, *cache_size_gb, *memory_cache_mb, *flush_interval_ms, *wal_uploads, *sync;
 };
 
 #define ZK_STR(name, min, max, mem) CONF_ITEM_STR(name, min, max, NULL, zerofs_raw_config, mem)
@@ -76,6 +76,7 @@ static struct config_item zerofs_export_params[] = {
 	ZK_STR("Cache_Size_GB", 1, 32, cache_size_gb),
 	ZK_STR("Memory_Cache_MB", 1, 32, memory_cache_mb),
 	ZK_STR("Flush_Interval_Ms", 1, 32, flush_interval_ms),
+	ZK_STR("WAL_Uploads", 1, 32, wal_uploads),
 	ZK_STR("Sync", 1, 16, sync),
 	CONFIG_EOL
 };
@@ -131,6 +132,7 @@ static bool config_load(void *node, struct config_error_type *err_type,
 		{ "Cache_Size_GB", &r.cache_size_gb },
 		{ "Memory_Cache_MB", &r.memory_cache_mb },
 		{ "Flush_Interval_Ms", &r.flush_interval_ms },
+		{ "WAL_Uploads", &r.wal_uploads },
 		{ "Sync", &r.sync },
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

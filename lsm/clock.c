@@ -15,6 +15,13 @@ uint64_t lsm_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t lsm_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void lsm_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, unsigned ms)
 {
 	struct timespec ts;

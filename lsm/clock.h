@@ -9,6 +9,8 @@
 
 /* Monotonic milliseconds: intervals and deadlines. */
 uint64_t lsm_now_ms(void);
+/* Monotonic microseconds: short durations (waits) measured for stats. */
+uint64_t lsm_now_us(void);
 /* A bounded wait on a condvar made with CLOCK_MONOTONIC: every waiter in the
  * engine re-checks its condition at least this often, so a missed wake-up
  * delays it instead of hanging it. */

@@ -818,6 +818,9 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 	o->last_durable_ms_ago = lsm_now_ms() - db->last_durable_ms;
 	o->wal_unflushed_bytes = (db->wal_enc_open ? db->wal_buf.len : 0) + lsm_wal_sealed_bytes(db);
 	o->write_stalls = atomic_load(&db->stats.write_stalls);
+	o->wal_uploads_in_flight = db->wal_uploading;
+	o->durable_waits = atomic_load(&db->stats.durable_waits);
+	o->durable_wait_us = atomic_load(&db->stats.durable_wait_us);
 	for (size_t i = 0; i < db->n_ssts; i++) {
 		if (db->ssts[i].sst) {
 			struct lsm_sst_stats ss;

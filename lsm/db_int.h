@@ -130,6 +130,7 @@ struct lsm_db {
 		atomic_uint_fast64_t flushes, l0_bytes, compactions, compaction_bytes;
 		atomic_uint_fast64_t disk_hits, disk_misses;
 		atomic_uint_fast64_t write_stalls; /* writes refused after write_stall_ms */
+		atomic_uint_fast64_t durable_waits, durable_wait_us;
 	} stats;
 };
 

@@ -200,7 +200,9 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 {
 	lsm_status st = LSM_OK;
 	pthread_mutex_lock(&db->lock);
-	uint64_t gen = db->wal_error_gen;
+	uint64_t gen = db->wal_error_gen, t0 = 0;
+	if (db->durable_wal_id < id)
+		t0 = lsm_now_us();
 	while (db->durable_wal_id < id && !db->fatal && db->wal_error_gen == gen) {
 		if (!db->threads_started) {
 			/* no uploader threads: do it ourselves */
@@ -227,6 +229,10 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 		st = lsm_fail(db->wal_error ? db->wal_error : LSM_ETRANSIENT,
 			      "the WAL upload failed; the write is not durable yet");
 	pthread_mutex_unlock(&db->lock);
+	if (t0) {
+		atomic_fetch_add(&db->stats.durable_waits, 1);
+		atomic_fetch_add(&db->stats.durable_wait_us, lsm_now_us() - t0);
+	}
 	return st;
 }
 

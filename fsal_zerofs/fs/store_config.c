@@ -30,6 +30,7 @@ void zfs_store_config_init(struct zfs_store_config *c)
 	c->addressing = ZS3_ADDR_AUTO;
 	c->memory_cache_mb = 64;
 	c->flush_interval_ms = 100;
+	c->wal_uploads = 4;
 	c->sync = true;
 }
 
@@ -141,6 +142,8 @@ int zfs_store_config_set(struct zfs_store_config *c, const char *key, const char
 		return parse_u32("Memory_Cache_MB", v, 1, 1024 * 1024, &c->memory_cache_mb, err, errlen);
 	if (!strcasecmp(key, "Flush_Interval_Ms"))
 		return parse_u32("Flush_Interval_Ms", v, 1, 60000, &c->flush_interval_ms, err, errlen);
+	if (!strcasecmp(key, "WAL_Uploads"))
+		return parse_u32("WAL_Uploads", v, 1, 8, &c->wal_uploads, err, errlen);
 	if (!strcasecmp(key, "Sync"))
 		return parse_bool("Sync", v, &c->sync, err, errlen);
 	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++) {
@@ -337,6 +340,7 @@ int zfs_store_config_lsm_options(const struct zfs_store_config *c, struct zs3_st
 	o->store = store;
 	o->block_cache_bytes = (size_t)c->memory_cache_mb << 20;
 	o->flush_interval_ms = c->flush_interval_ms;
+	o->wal_max_inflight = c->wal_uploads;
 	if (cache_path && cap)
 		cache_path[0] = '\0';
 	if (!dir || !*dir)

@@ -266,6 +266,18 @@ static void render_lsm(struct zm_text *t, const struct zm_export_snapshot *e, si
 		   x->lsm.wal_uploads);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_wal_written_bytes_total", "counter",
 		   "Bytes of WAL objects uploaded", OPEN, x->lsm.wal_bytes);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_wal_batches_total", "counter",
+		   "Write batches in the WAL objects uploaded (per upload: divide by zerofs_lsm_wal_uploads_total)",
+		   OPEN, x->lsm.wal_batches);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_wal_uploads_in_flight", "gauge",
+		   "WAL uploads under way now (the pipeline's depth in use)", OPEN,
+		   x->lsm.wal_uploads_in_flight);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_durable_waits_total", "counter",
+		   "Waits for durability (stable writes, COMMITs, Sync metadata) that had to wait for an upload",
+		   OPEN, x->lsm.durable_waits);
+	SIMPLE_F(t, e, n, "zerofs_lsm_durable_wait_seconds_total", "counter",
+		 "Time spent in those waits (mean wait: divide by zerofs_lsm_durable_waits_total)",
+		 OPEN, (double)x->lsm.durable_wait_us / 1e6);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_memtable_flushes_total", "counter",
 		   "Memtables flushed to L0 SSTs", OPEN, x->lsm.memtable_flushes);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_flush_written_bytes_total", "counter",

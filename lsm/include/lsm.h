@@ -241,6 +241,9 @@ struct lsm_stats {
 	uint64_t disk_cache_bytes;    /* held by the on-disk object cache */
 	uint64_t wal_unflushed_bytes; /* WAL bytes not acknowledged by the store yet (0: all durable) */
 	uint64_t write_stalls;        /* writes refused after waiting write_stall_ms on backpressure */
+	uint64_t wal_uploads_in_flight; /* WAL PUTs under way now (at most wal_max_inflight) */
+	uint64_t durable_waits;       /* waits for durability (durable writes, flushes) that had to wait */
+	uint64_t durable_wait_us;     /* their total time, microseconds */
 };
 void lsm_stats(struct lsm_db *db, struct lsm_stats *out);
 

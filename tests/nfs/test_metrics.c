@@ -378,6 +378,15 @@ static void t_workload(void *ctx)
 	CHECK(per_export(&p2, 1, "zerofs_lsm_user_written_bytes_total") >=
 	      (NFILES + NV4FILES) * NWRITES * WSIZE);
 	CHECK(per_export(&p2, 1, "zerofs_lsm_write_amplification") >= 1.0);
+	/* each upload carries at least one batch; the COMMITs waited for them */
+	CHECK(per_export(&p2, 1, "zerofs_lsm_wal_batches_total") -
+		      per_export(&p0, 1, "zerofs_lsm_wal_batches_total") >= dwal);
+	CHECK(per_export(&p2, 1, "zerofs_lsm_durable_waits_total") -
+		      per_export(&p0, 1, "zerofs_lsm_durable_waits_total") >= 1);
+	CHECK(per_export(&p2, 1, "zerofs_lsm_durable_wait_seconds_total") >
+	      per_export(&p0, 1, "zerofs_lsm_durable_wait_seconds_total"));
+	CHECK(per_export(&p2, 1, "zerofs_lsm_wal_uploads_in_flight") >= 0 &&
+	      per_export(&p2, 1, "zerofs_lsm_wal_uploads_in_flight") <= 8);
 	/* the latency of those writes is in the histogram */
 	CHECK(op(&p2, 1, "zerofs_fsal_op_duration_seconds_sum", "write") >
 	      op(&p0, 1, "zerofs_fsal_op_duration_seconds_sum", "write"));

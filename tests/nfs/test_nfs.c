@@ -58,7 +58,7 @@ static bool start_server(void)
 
 	store_lines(fa, sizeof(fa), "nfs", "store-sync");
 	store_lines(st, sizeof(st), "nfs", "store-async");
-	snprintf(fb, sizeof(fb), "%s\t\tSync = false;\n\t\tFlush_Interval_Ms = 50;\n\t\tMemory_Cache_MB = 32;\n",
+	snprintf(fb, sizeof(fb), "%s\t\tSync = false;\n\t\tFlush_Interval_Ms = 50;\n\t\tWAL_Uploads = 2;\n\t\tMemory_Cache_MB = 32;\n",
 		 st);
 	snprintf(conf, sizeof(conf), "%s%s", export_block(a, sizeof(a), 1, "/zerofs", fa),
 		 export_block(b, sizeof(b), 2, "/zerofs_async", fb));
@@ -1593,6 +1593,8 @@ static void t_config_errors(void *ctx)
 		{ "\t\tStore = nfs;\n", "ZEROFS key Store: \"nfs\" is not local or s3" },
 		{ "\t\tStore = local;\n\t\tDirectory = \"%s/cfg8\";\n\t\tFlush_Interval_Ms = 0;\n",
 		  "ZEROFS key Flush_Interval_Ms: \"0\" is not a whole number" },
+		{ "\t\tStore = local;\n\t\tDirectory = \"%s/cfg8w\";\n\t\tWAL_Uploads = 9;\n",
+		  "ZEROFS key WAL_Uploads: \"9\" is not a whole number from 1 to 8" },
 		{ "\t\tStore = local;\n\t\tDirectory = \"%s/cfg9\";\n\t\tCache_Dir = \"%s/cache\";\n"
 		  "\t\tCache_Size_GB = lots;\n",
 		  "Cache_Size_GB" },

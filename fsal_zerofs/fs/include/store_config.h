@@ -9,7 +9,7 @@
  *   Store = local | s3;  Directory;  Bucket;  Endpoint;  Region;  Prefix;
  *   Addressing = auto | path | virtual;  Allow_Http;  CA_File;
  *   Credentials_File | (Access_Key_Id + Secret_Access_Key);
- *   Cache_Dir;  Cache_Size_GB;  Memory_Cache_MB;  Flush_Interval_Ms;  Sync
+ *   Cache_Dir;  Cache_Size_GB;  Memory_Cache_MB;  Flush_Interval_Ms;  WAL_Uploads;  Sync
  *
  * S3 settings not given come from AWS_ENDPOINT_URL, AWS_S3_BUCKET,
  * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION,
@@ -43,6 +43,7 @@ struct zfs_store_config {
 	bool addressing_set;
 	uint32_t memory_cache_mb;   /* 64 unless set */
 	uint32_t flush_interval_ms; /* 100 unless set */
+	uint32_t wal_uploads;       /* WAL uploads in flight at once, 1-8; 4 unless set */
 	bool sync;                  /* true unless set */
 };
 
