@@ -72,7 +72,8 @@ static lsm_status seal(struct lsm_db *db, bool *sealed)
 	if (!db->wal_enc_open || id > db->durable_wal_id + db->o.wal_max_inflight)
 		return LSM_OK;
 	if (s->id) /* cannot happen while the bound above holds */
-		return lsm_fail(LSM_EINVAL, "WAL slot for %" PRIu64 " still holds %" PRIu64, id, s->id);
+		return lsm_fail(LSM_EINVAL, "WAL slot for %" PRIu64 " still holds %" PRIu64, id,
+				s->id);
 	if ((st = lsm_wal_encoder_finish(&db->wal_enc)))
 		return st;
 	struct lsm_buf t = s->buf;
@@ -151,14 +152,17 @@ static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 	} else if (zst == ZS3_EPRECONDITION) {
 		st = lsm_fail(LSM_EFENCED,
 			      "WAL object %" PRIu64 " was written by a newer writer: this writer "
-			      "(epoch %" PRIu64 ") is fenced", id, db->writer_epoch);
+			      "(epoch %" PRIu64 ") is fenced",
+			      id, db->writer_epoch);
 		lsm_set_fatal(db, st);
 	} else {
 		/* the store is failing: this id, and so every id after it,
 		 * waits; back off, up to 1 s between tries */
 		st = lsm_from_zs3(zst);
-		db->wal_backoff_ms = db->wal_backoff_ms ? (db->wal_backoff_ms * 2 > 1000 ? 1000
-							 : db->wal_backoff_ms * 2) : 50;
+		db->wal_backoff_ms =
+			db->wal_backoff_ms
+				? (db->wal_backoff_ms * 2 > 1000 ? 1000 : db->wal_backoff_ms * 2)
+				: 50;
 		s->retry_at_ms = lsm_now_ms() + db->wal_backoff_ms;
 		db->wal_error = st;
 		db->wal_error_gen++;
@@ -224,7 +228,8 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 	if (db->durable_wal_id >= id)
 		st = LSM_OK;
 	else if (db->fatal)
-		st = lsm_fail(db->fatal, "%s", "writes are failing: the database is fenced or broken");
+		st = lsm_fail(db->fatal, "%s",
+			      "writes are failing: the database is fenced or broken");
 	else if (st == LSM_OK)
 		st = lsm_fail(db->wal_error ? db->wal_error : LSM_ETRANSIENT,
 			      "the WAL upload failed; the write is not durable yet");
@@ -238,7 +243,8 @@ lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id)
 
 static void wait_until(struct lsm_db *db, uint64_t deadline_ms)
 {
-	struct timespec ts = { (time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L };
+	struct timespec ts = { (time_t)(deadline_ms / 1000),
+			       (long)(deadline_ms % 1000) * 1000000L };
 	pthread_cond_timedwait(&db->cond, &db->lock, &ts);
 }
 
@@ -252,7 +258,7 @@ void *lsm_wal_thread(void *arg)
 		struct lsm_wal_slot *s = next_to_upload(db, now);
 		bool sealed = false;
 		bool due = db->wal_enc_open && (db->wal_kick || now >= db->wal_next_due_ms ||
-						 db->wal_buf.len >= db->o.wal_upload_bytes);
+						db->wal_buf.len >= db->o.wal_upload_bytes);
 		if (!s && due) {
 			if (seal(db, &sealed))
 				break; /* cannot happen: the encoder refuses nothing it took */
@@ -262,7 +268,7 @@ void *lsm_wal_thread(void *arg)
 		if (s) {
 			s->uploading = true;
 			(void)upload_slot(db, s); /* failures: retried; waiters were told */
-			db->bg_kick = true; /* a frozen memtable may have become flushable */
+			db->bg_kick = true;       /* a frozen memtable may have become flushable */
 			continue;
 		}
 		if (!db->wal_enc_open)
