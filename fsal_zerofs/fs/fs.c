@@ -104,31 +104,50 @@ int zfs_open(struct lsm_db *db, struct zfs **out)
 	if (!fs)
 		return ENOMEM;
 	fs->db = db;
-	pthread_mutex_init(&fs->lock, NULL);
+	for (unsigned i = 0; i < ZFS_STRIPES; i++)
+		pthread_mutex_init(&fs->stripe[i], NULL);
+	pthread_mutex_init(&fs->rename_lock, NULL);
+	pthread_rwlock_init(&fs->quiesce, NULL);
+	pthread_mutex_init(&fs->alloc_lock, NULL);
+	struct zfs_super sb = { 0 };
 	err = zfs_errno(lsm_get(db, k, zfs_key_super(k), &v));
 	if (!err) {
-		if (zfs_super_decode(v.data, v.len, &fs->super))
+		if (zfs_super_decode(v.data, v.len, &sb))
 			err = zfs_damaged("superblock: malformed record (%zu bytes)", v.len);
+		else
+			err = zfs_load_usage(fs);
 	} else if (err == ENOENT) {
 		/* a new filesystem: the root directory and the superblock, at once */
 		struct zfs_tx tx;
+		struct zfs_locks none = { 0 };
 		struct zfs_inode root = { 0 };
-		if (RAND_bytes((unsigned char *)&fs->super.fs_id, sizeof(fs->super.fs_id)) != 1)
-			fs->super.fs_id = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-		fs->super.next_ino = ZFS_ROOT_INO + 1;
-		fs->super.files = 1;
-		root.a = (struct zfs_attr){ .ino = ZFS_ROOT_INO, .gen = fs->super.fs_id,
+		if (RAND_bytes((unsigned char *)&sb.fs_id, sizeof(sb.fs_id)) != 1)
+			sb.fs_id = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+		sb.next_ino = ZFS_ROOT_INO + 1;
+		sb.files = 1;
+		root.a = (struct zfs_attr){ .ino = ZFS_ROOT_INO, .gen = sb.fs_id,
 					    .type = ZFS_DIR, .mode = 0755, .nlink = 2, .change = 1 };
 		zfs_now(&root.a.ctime);
 		root.a.atime = root.a.mtime = root.a.ctime;
 		root.parent = ZFS_ROOT_INO;
 		root.next_cookie = ZFS_FIRST_COOKIE;
-		if (!(err = zfs_tx_begin(fs, &tx))) {
+		if (!(err = zfs_tx_begin(fs, &tx, &none))) {
 			zfs_tx_put_inode(&tx, &root);
-			err = zfs_tx_commit(&tx, true);
+			if (!(err = zfs_super_encode(&sb, &v)))
+				zfs_tx_put_raw(&tx, k, zfs_key_super(k), v.data, v.len);
+			if (err)
+				zfs_tx_abort(&tx);
+			else
+				err = zfs_tx_commit(&tx, true);
 		}
 	}
 	lsm_buf_free(&v);
+	fs->fs_id = sb.fs_id;
+	/* numbers below sb.next_ino may have been handed out: the first create
+	 * reserves a new range above them */
+	fs->next_ino = fs->ino_limit = sb.next_ino;
+	fs->base_files = sb.files;
+	fs->base_bytes = sb.bytes_used;
 	if (err) {
 		zfs_close(fs);
 		return err;
@@ -147,8 +166,10 @@ int zfs_read_info(struct lsm_db *db, struct zfs_info *out)
 	if (!err && zfs_super_decode(v.data, v.len, &s))
 		err = zfs_damaged("superblock: malformed record (%zu bytes)", v.len);
 	lsm_buf_free(&v);
-	if (!err)
-		*out = (struct zfs_info){ s.fs_id, s.next_ino, s.files, s.bytes_used };
+	if (!err) {
+		*out = (struct zfs_info){ s.fs_id, s.next_ino, 0, 0 };
+		err = zfs_read_totals(db, &s, &out->files, &out->bytes_used);
+	}
 	return err;
 }
 
@@ -156,7 +177,11 @@ void zfs_close(struct zfs *fs)
 {
 	if (!fs)
 		return;
-	pthread_mutex_destroy(&fs->lock);
+	for (unsigned i = 0; i < ZFS_STRIPES; i++)
+		pthread_mutex_destroy(&fs->stripe[i]);
+	pthread_mutex_destroy(&fs->rename_lock);
+	pthread_rwlock_destroy(&fs->quiesce);
+	pthread_mutex_destroy(&fs->alloc_lock);
 	free(fs);
 }
 
@@ -207,12 +232,26 @@ int zfs_readlink(struct zfs *fs, uint64_t ino, char *buf, size_t cap, size_t *le
 
 /* ---- create, link, remove ---- */
 
+/* The end of every mutation: commits tx (unless err), releases the stripes,
+ * and only then waits for durability, so no lock is held across the upload. */
+static int finish(struct zfs *fs, struct zfs_locks *l, struct zfs_tx *tx, int err, bool durable)
+{
+	if (tx)
+		err = err ? (zfs_tx_abort(tx), err) : zfs_tx_commit(tx, false);
+	zfs_unlock(fs, l);
+	if (!err && durable)
+		err = zfs_commit(fs);
+	return err;
+}
+
 int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_create_args *a,
 	       bool durable, struct zfs_attr *attr)
 {
 	struct zfs_inode parent, in = { 0 };
 	struct zfs_dirent d;
+	struct zfs_locks l = { 0 };
 	struct zfs_tx tx;
+	uint64_t ino;
 	int err;
 
 	if ((err = check_name(name)))
@@ -221,17 +260,22 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 		return EINVAL;
 	if (a->type == ZFS_LNK && (!a->target || strlen(a->target) > ZFS_SYMLINK_MAX))
 		return a->target ? ENAMETOOLONG : EINVAL;
-	pthread_mutex_lock(&fs->lock);
+	/* before any lock: it may wait for a durable reservation; a number
+	 * that goes unused (EEXIST) is simply never used */
+	if ((err = zfs_alloc_ino(fs, &ino)))
+		return err;
+	/* the new inode is nobody else's yet: the parent's stripe suffices */
+	zfs_lock(fs, &l, &dir, 1);
 	if ((err = load_dir(fs, dir, &parent)))
-		goto out;
+		return finish(fs, &l, NULL, err, false);
 	if ((err = load_dirent(fs, dir, name, &d)) != ENOENT) {
 		if (!err) {
 			err = zfs_getattr(fs, d.ino, attr);
 			err = err ? err : EEXIST;
 		}
-		goto out_parent;
+		goto out;
 	}
-	in.a = (struct zfs_attr){ .ino = fs->super.next_ino, .gen = fs->super.fs_id,
+	in.a = (struct zfs_attr){ .ino = ino, .gen = fs->fs_id,
 				  .type = a->type, .mode = a->mode & 07777, .uid = a->uid,
 				  .gid = a->gid, .nlink = a->type == ZFS_DIR ? 2 : 1, .change = 1,
 				  .rdev_major = a->rdev_major, .rdev_minor = a->rdev_minor };
@@ -243,7 +287,7 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 		in.next_cookie = ZFS_FIRST_COOKIE;
 		if (parent.a.nlink >= ZFS_LINK_MAX) {
 			err = EMLINK;
-			goto out_parent;
+			goto out;
 		}
 		parent.a.nlink++;
 	}
@@ -251,22 +295,21 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 		in.target = (char *)a->target;
 		in.a.size = strlen(a->target);
 	}
-	if ((err = zfs_tx_begin(fs, &tx)))
-		goto out_parent;
-	fs->super.next_ino++;
-	fs->super.files++;
+	if ((err = zfs_tx_begin(fs, &tx, &l)))
+		goto out;
+	tx.dfiles = 1;
 	tx_add_entry(&tx, &parent, name, in.a.ino, a->type);
 	touch(&parent, true);
 	parent.a.ctime = parent.a.mtime = in.a.ctime;
 	zfs_tx_put_inode(&tx, &in);
 	zfs_tx_put_inode(&tx, &parent);
-	if (!(err = zfs_tx_commit(&tx, durable)))
-		*attr = in.a;
-out_parent:
 	zfs_inode_free(&parent);
-out:
-	pthread_mutex_unlock(&fs->lock);
+	if (!(err = finish(fs, &l, &tx, 0, durable)) || err == EAGAIN)
+		*attr = in.a; /* EAGAIN: made, not yet durable */
 	return err;
+out:
+	zfs_inode_free(&parent);
+	return finish(fs, &l, NULL, err, false);
 }
 
 int zfs_link(struct zfs *fs, uint64_t ino, uint64_t dir, const char *name, bool durable,
@@ -274,38 +317,41 @@ int zfs_link(struct zfs *fs, uint64_t ino, uint64_t dir, const char *name, bool 
 {
 	struct zfs_inode parent, in;
 	struct zfs_dirent d;
+	struct zfs_locks l = { 0 };
 	struct zfs_tx tx;
+	uint64_t both[2] = { ino, dir };
 	int err;
 
 	if ((err = check_name(name)))
 		return err;
-	pthread_mutex_lock(&fs->lock);
+	zfs_lock(fs, &l, both, 2);
 	if ((err = load_dir(fs, dir, &parent)))
-		goto out;
-	if ((err = zfs_load_inode(fs, ino, &in)))
-		goto out_parent;
+		return finish(fs, &l, NULL, err, false);
+	if ((err = zfs_load_inode(fs, ino, &in))) {
+		zfs_inode_free(&parent);
+		return finish(fs, &l, NULL, err, false);
+	}
 	if (in.a.type == ZFS_DIR)
 		err = EPERM;
 	else if (in.a.nlink >= ZFS_LINK_MAX)
 		err = EMLINK;
 	else if ((err = load_dirent(fs, dir, name, &d)) != ENOENT)
 		err = err ? err : EEXIST;
-	else if (!(err = zfs_tx_begin(fs, &tx))) {
+	else if (!(err = zfs_tx_begin(fs, &tx, &l))) {
 		in.a.nlink++;
 		touch(&in, false);
 		tx_add_entry(&tx, &parent, name, ino, in.a.type);
 		touch(&parent, true);
 		zfs_tx_put_inode(&tx, &in);
 		zfs_tx_put_inode(&tx, &parent);
-		if (!(err = zfs_tx_commit(&tx, durable)))
-			*attr = in.a;
+		*attr = in.a;
+		zfs_inode_free(&in);
+		zfs_inode_free(&parent);
+		return finish(fs, &l, &tx, 0, durable);
 	}
 	zfs_inode_free(&in);
-out_parent:
 	zfs_inode_free(&parent);
-out:
-	pthread_mutex_unlock(&fs->lock);
-	return err;
+	return finish(fs, &l, NULL, err, false);
 }
 
 /* Does directory ino have any entry? */
@@ -326,18 +372,18 @@ static int dir_is_empty(struct zfs *fs, uint64_t ino, bool *empty)
 }
 
 /* Drops one link to `victim` (already unlinked from its directory in tx):
- * deletes it when no link remains. Directories must be empty. */
+ * deletes it when no link remains. Directories must be empty. The caller
+ * holds victim's stripe. */
 static int tx_drop_link(struct zfs_tx *tx, struct zfs_inode *victim)
 {
-	struct zfs *fs = tx->fs;
 	int err = 0;
 	if (victim->a.type == ZFS_DIR || victim->a.nlink <= 1) {
 		uint64_t freed = 0;
 		if (victim->a.type == ZFS_REG && (err = zfs_tx_del_chunks(tx, victim->a.ino, 0, &freed)))
 			return err;
 		zfs_tx_del_inode(tx, victim->a.ino);
-		fs->super.files--;
-		fs->super.bytes_used -= freed <= fs->super.bytes_used ? freed : fs->super.bytes_used;
+		tx->dfiles--;
+		tx->dbytes -= (int64_t)freed;
 	} else {
 		victim->a.nlink--;
 		touch(victim, false);
@@ -346,10 +392,53 @@ static int tx_drop_link(struct zfs_tx *tx, struct zfs_inode *victim)
 	return err;
 }
 
+/* Locks the stripes of dir and of what `name` in it names (*d): looks the
+ * entry up under dir's stripe, then takes both in order, and looks again
+ * if it had to let go. ENOENT if there is no such entry. */
+static int lock_entry(struct zfs *fs, struct zfs_locks *l, uint64_t dir, const char *name,
+		      struct zfs_dirent *d)
+{
+	for (;;) {
+		int err;
+		zfs_lock(fs, l, &dir, 1);
+		if ((err = load_dirent(fs, dir, name, d))) {
+			zfs_unlock(fs, l);
+			return err;
+		}
+		uint64_t both[2] = { dir, d->ino };
+		if (zfs_holds(l, both, 2))
+			return 0;
+		zfs_unlock(fs, l);
+		zfs_lock(fs, l, both, 2);
+		struct zfs_dirent again;
+		err = load_dirent(fs, dir, name, &again);
+		if (!err && again.ino == d->ino) {
+			*d = again;
+			return 0;
+		}
+		zfs_unlock(fs, l);
+		if (err && err != ENOENT)
+			return err;
+		/* the entry changed while we let go: start over */
+	}
+}
+
+/* Why a name was not found: the directory's error (ENOTDIR, ESTALE) or
+ * ENOENT. */
+static int no_entry(struct zfs *fs, uint64_t dir)
+{
+	struct zfs_inode p;
+	int err = load_dir(fs, dir, &p);
+	if (!err)
+		zfs_inode_free(&p);
+	return err ? err : ENOENT;
+}
+
 int zfs_remove(struct zfs *fs, uint64_t dir, const char *name, bool durable)
 {
 	struct zfs_inode parent, victim;
 	struct zfs_dirent d;
+	struct zfs_locks l = { 0 };
 	struct zfs_tx tx;
 	bool empty = true;
 	int err;
@@ -358,39 +447,37 @@ int zfs_remove(struct zfs *fs, uint64_t dir, const char *name, bool durable)
 		return EINVAL;
 	if (strlen(name) > ZFS_NAME_MAX)
 		return ENAMETOOLONG;
-	pthread_mutex_lock(&fs->lock);
+	if ((err = lock_entry(fs, &l, dir, name, &d)))
+		return err == ENOENT ? no_entry(fs, dir) : err;
 	if ((err = load_dir(fs, dir, &parent)))
-		goto out;
-	if ((err = load_dirent(fs, dir, name, &d)))
-		goto out_parent;
+		return finish(fs, &l, NULL, err, false);
 	if ((err = zfs_load_inode(fs, d.ino, &victim))) {
-		err = dangling(err, dir, name, d.ino);
-		goto out_parent;
+		zfs_inode_free(&parent);
+		return finish(fs, &l, NULL, dangling(err, dir, name, d.ino), false);
 	}
+	/* victim's stripe is held: nothing is created in it meanwhile */
 	if (victim.a.type == ZFS_DIR && (err = dir_is_empty(fs, d.ino, &empty)) == 0 && !empty)
 		err = ENOTEMPTY;
-	if (!err && !(err = zfs_tx_begin(fs, &tx))) {
+	if (!err && !(err = zfs_tx_begin(fs, &tx, &l))) {
 		tx_del_entry(&tx, dir, name, &d);
 		if (victim.a.type == ZFS_DIR)
 			parent.a.nlink--;
 		touch(&parent, true);
 		zfs_tx_put_inode(&tx, &parent);
-		if ((err = tx_drop_link(&tx, &victim)))
-			zfs_tx_abort(&tx);
-		else
-			err = zfs_tx_commit(&tx, durable);
+		err = tx_drop_link(&tx, &victim);
+		zfs_inode_free(&victim);
+		zfs_inode_free(&parent);
+		return finish(fs, &l, &tx, err, durable);
 	}
 	zfs_inode_free(&victim);
-out_parent:
 	zfs_inode_free(&parent);
-out:
-	pthread_mutex_unlock(&fs->lock);
-	return err;
+	return finish(fs, &l, NULL, err, false);
 }
 
 /* ---- rename ---- */
 
-/* Is `anc` an ancestor of (or equal to) dir? Walks ".." to the root. */
+/* Is `anc` an ancestor of (or equal to) dir? Walks ".." to the root. The
+ * caller holds rename_lock, so no ".." changes meanwhile. */
 static int is_ancestor(struct zfs *fs, uint64_t anc, uint64_t dir, bool *yes)
 {
 	uint64_t from = dir;
@@ -413,18 +500,59 @@ static int is_ancestor(struct zfs *fs, uint64_t anc, uint64_t dir, bool *yes)
 	return zfs_damaged("directory %" PRIu64 ": its \"..\" pointers loop (4096 levels)", from);
 }
 
+/* Locks both parents and what both names name (dd->ino = 0: no target):
+ * looks them up under the parents' stripes, takes all four in order, and
+ * looks again if it had to let go. */
+static int lock_rename(struct zfs *fs, struct zfs_locks *l, uint64_t sdir, const char *sname,
+		       uint64_t ddir, const char *dname, struct zfs_dirent *sd, struct zfs_dirent *dd)
+{
+	uint64_t dirs[2] = { sdir, ddir };
+	for (bool relocked = false;;) {
+		struct zfs_dirent s2, d2 = { 0 };
+		int err;
+		if (!relocked)
+			zfs_lock(fs, l, dirs, 2);
+		if ((err = load_dirent(fs, sdir, sname, &s2)) ||
+		    ((err = load_dirent(fs, ddir, dname, &d2)) && err != ENOENT)) {
+			zfs_unlock(fs, l);
+			return err;
+		}
+		if (err == ENOENT)
+			d2.ino = 0;
+		uint64_t all[4] = { sdir, ddir, s2.ino, d2.ino };
+		if (relocked && s2.ino == sd->ino && d2.ino == dd->ino)
+			return 0; /* what we locked is what the names still name */
+		*sd = s2;
+		*dd = d2;
+		if (!relocked && zfs_holds(l, all, 4))
+			return 0;
+		zfs_unlock(fs, l);
+		zfs_lock(fs, l, all, 4);
+		relocked = true;
+	}
+}
+
 int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, const char *dname,
 	       bool durable)
 {
 	struct zfs_inode sp = { 0 }, dp = { 0 }, src = { 0 }, dst = { 0 };
-	struct zfs_dirent sd, dd;
+	struct zfs_dirent sd = { 0 }, dd = { 0 };
+	struct zfs_locks l = { 0 };
 	struct zfs_tx tx;
 	bool have_dst = false, same_dir = sdir == ddir, loaded_dp = false, loaded_dst = false;
+	bool tx_open = false;
 	int err;
 
 	if ((err = check_name(dname)) || (err = check_name(sname)))
 		return err;
-	pthread_mutex_lock(&fs->lock);
+	if (!same_dir)
+		pthread_mutex_lock(&fs->rename_lock);
+	/* both must be directories before a missing name is ENOENT */
+	if ((err = no_entry(fs, sdir)) != ENOENT || (!same_dir && (err = no_entry(fs, ddir)) != ENOENT))
+		goto unlocked;
+	if ((err = lock_rename(fs, &l, sdir, sname, ddir, dname, &sd, &dd)))
+		goto unlocked;
+	/* reload under the stripes: what was read above only checked types */
 	if ((err = load_dir(fs, sdir, &sp)))
 		goto out;
 	if (!same_dir) {
@@ -433,17 +561,11 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 		loaded_dp = true;
 	}
 	struct zfs_inode *dparent = same_dir ? &sp : &dp;
-	if ((err = load_dirent(fs, sdir, sname, &sd)))
-		goto out;
 	if ((err = zfs_load_inode(fs, sd.ino, &src))) {
 		err = dangling(err, sdir, sname, sd.ino);
 		goto out;
 	}
-	err = load_dirent(fs, ddir, dname, &dd);
-	if (err && err != ENOENT)
-		goto out;
-	have_dst = err == 0;
-	err = 0;
+	have_dst = dd.ino != 0;
 	if (have_dst && dd.ino == sd.ino)
 		goto out; /* the same object: POSIX says do nothing */
 	if (have_dst) {
@@ -475,17 +597,16 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 			goto out;
 		}
 	}
-	if ((err = zfs_tx_begin(fs, &tx)))
+	if ((err = zfs_tx_begin(fs, &tx, &l)))
 		goto out;
+	tx_open = true;
 	tx_del_entry(&tx, sdir, sname, &sd);
 	if (have_dst) {
 		tx_del_entry(&tx, ddir, dname, &dd);
 		if (dst.a.type == ZFS_DIR)
 			dparent->a.nlink--;
-		if ((err = tx_drop_link(&tx, &dst))) {
-			zfs_tx_abort(&tx);
+		if ((err = tx_drop_link(&tx, &dst)))
 			goto out;
-		}
 	}
 	tx_add_entry(&tx, dparent, dname, sd.ino, src.a.type);
 	if (src.a.type == ZFS_DIR && !same_dir) {
@@ -501,7 +622,6 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 		touch(&dp, true);
 		zfs_tx_put_inode(&tx, &dp);
 	}
-	err = zfs_tx_commit(&tx, durable);
 out:
 	zfs_inode_free(&sp);
 	if (loaded_dp)
@@ -509,7 +629,13 @@ out:
 	zfs_inode_free(&src);
 	if (loaded_dst)
 		zfs_inode_free(&dst);
-	pthread_mutex_unlock(&fs->lock);
+	err = finish(fs, &l, tx_open ? &tx : NULL, err, durable && tx_open);
+	if (!same_dir)
+		pthread_mutex_unlock(&fs->rename_lock);
+	return err;
+unlocked:
+	if (!same_dir)
+		pthread_mutex_unlock(&fs->rename_lock);
 	return err;
 }
 
@@ -566,16 +692,8 @@ int zfs_readdir(struct zfs *fs, uint64_t dir, uint64_t cookie, zfs_dirent_fn fn,
 	return err;
 }
 
-int zfs_commit(struct zfs *fs)
-{
-	return zfs_errno(lsm_flush(fs->db));
-}
-
 int zfs_statfs(struct zfs *fs, struct zfs_statfs *out)
 {
-	pthread_mutex_lock(&fs->lock);
-	out->files = fs->super.files;
-	out->bytes_used = fs->super.bytes_used;
-	pthread_mutex_unlock(&fs->lock);
+	zfs_totals(fs, &out->files, &out->bytes_used);
 	return 0;
 }

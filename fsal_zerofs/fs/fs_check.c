@@ -132,6 +132,7 @@ struct zfs_check {
 	size_t n_probs, cap_probs;
 	bool have_super;
 	struct zfs_super super;
+	uint64_t files, bytes; /* the totals: superblock plus usage records */
 	int err; /* an I/O error or out of memory: the scan is not trustworthy */
 };
 
@@ -488,7 +489,9 @@ static int unknown_records(struct zfs_check *s)
 			lsm_db_iter_seek(it, &next, 1);
 			continue;
 		}
-		if (!(kl == 1 && b == ZFS_KEY_SUPER))
+		if (!(kl == 1 && b == ZFS_KEY_SUPER) &&
+		    !(kl == ZFS_KEY_USAGE_LEN && b == ZFS_KEY_USAGE &&
+		      zfs_be64(k + 1) < ZFS_STRIPES))
 			bad_record(s, k, kl, "a record of no known kind");
 		lsm_db_iter_next(it);
 	}
@@ -582,7 +585,7 @@ static void conclude(struct zfs_check *s)
 		}
 	}
 	if (s->have_super &&
-	    (s->super.files != s->n_inodes || s->super.bytes_used != s->t.chunk_bytes ||
+	    (s->files != s->n_inodes || s->bytes != s->t.chunk_bytes ||
 	     s->super.next_ino <= s->t.max_ino)) {
 		if ((p = add_problem(s, ZFS_CHECK_WRONG_TOTALS)))
 			p->want = s->n_inodes; /* details come from the scan when described */
@@ -604,9 +607,10 @@ int zfs_check_scan(struct lsm_db *db, zfs_check_progress_fn fn, void *fn_ctx,
 	s->progress = fn;
 	s->progress_ctx = fn_ctx;
 	lsm_status st = lsm_get(db, k, zfs_key_super(k), &v);
-	if (st == LSM_OK && zfs_super_decode(v.data, v.len, &s->super) == 0)
+	if (st == LSM_OK && zfs_super_decode(v.data, v.len, &s->super) == 0) {
 		s->have_super = true;
-	else if (st == LSM_OK)
+		s->err = zfs_read_totals(db, &s->super, &s->files, &s->bytes);
+	} else if (st == LSM_OK)
 		bad_record(s, k, 1, "the superblock does not decode");
 	else if (st == LSM_ENOTFOUND)
 		add_problem(s, ZFS_CHECK_NO_SUPER);
@@ -762,9 +766,9 @@ void zfs_check_describe(const struct zfs_check *s, size_t i, char *buf, size_t c
 			 "hold %" PRIu64 " (up to its end)", c, p->ino, p->have, p->want);
 		break;
 	case ZFS_CHECK_WRONG_TOTALS:
-		snprintf(buf, cap, "%s: the superblock says %" PRIu64 " inodes, %" PRIu64 " data bytes, "
+		snprintf(buf, cap, "%s: the totals say %" PRIu64 " inodes, %" PRIu64 " data bytes, "
 			 "next inode %" PRIu64 "; found %zu inodes, %" PRIu64 " data bytes, highest "
-			 "inode %" PRIu64, c, s->super.files, s->super.bytes_used, s->super.next_ino,
+			 "inode %" PRIu64, c, s->files, s->bytes, s->super.next_ino,
 			 s->n_inodes, s->t.chunk_bytes, s->t.max_ino);
 		break;
 	default:
@@ -792,10 +796,7 @@ static int lost_found(struct zfs *fs, const struct zfs_check *c, zfs_repair_fn f
 	int e = zfs_lookup(fs, ZFS_ROOT_INO, LOST_FOUND, &at);
 	if (e == ENOENT) {
 		struct zfs_create_args ca = { .type = ZFS_DIR, .mode = 0700 };
-		pthread_mutex_lock(&fs->lock);
-		if (fs->super.next_ino <= c->t.max_ino)
-			fs->super.next_ino = c->t.max_ino + 1; /* written with the create */
-		pthread_mutex_unlock(&fs->lock);
+		zfs_ino_floor(fs, c->t.max_ino); /* reserved durably by the create */
 		if ((e = zfs_create(fs, ZFS_ROOT_INO, LOST_FOUND, &ca, true, &at)) == 0)
 			fn(ctx, "created /" LOST_FOUND);
 	}
@@ -816,7 +817,7 @@ static void tx_del_entry_safely(struct zfs_tx *tx, const struct zfs_check *s,
 		zfs_tx_del_raw(tx, k, zfs_key_cookie(k, p->dir, p->cookie));
 }
 
-/* The change for p, into tx (fs->lock held); `what` describes it. */
+/* The change for p, into tx (every stripe held); `what` describes it. */
 static int repair_tx(struct zfs_tx *tx, const struct zfs_check *s, const struct zfs_problem *p,
 		     uint64_t lf, char *what, size_t cap)
 {
@@ -926,16 +927,23 @@ static int repair_tx(struct zfs_tx *tx, const struct zfs_check *s, const struct 
 			snprintf(what, cap, "deleted chunk %" PRIu64 " of inode %" PRIu64, p->chunk, p->ino);
 		}
 		break;
-	case ZFS_CHECK_WRONG_TOTALS:
-		/* the tx writes fs->super at commit (and restores it if that fails) */
-		fs->super.files = s->n_inodes;
-		fs->super.bytes_used = s->t.chunk_bytes;
-		if (fs->super.next_ino <= s->t.max_ino)
-			fs->super.next_ino = s->t.max_ino + 1;
+	case ZFS_CHECK_WRONG_TOTALS: {
+		/* the totals become the superblock's alone: every usage record
+		 * goes (zfs_check_repair zeroes the counters once applied) */
+		pthread_mutex_lock(&fs->alloc_lock);
+		struct zfs_super sb = { fs->fs_id, fs->ino_limit, s->n_inodes, s->t.chunk_bytes };
+		if (sb.next_ino <= s->t.max_ino)
+			sb.next_ino = s->t.max_ino + 1;
+		pthread_mutex_unlock(&fs->alloc_lock);
+		if ((e = zfs_super_encode(&sb, &v)))
+			break;
+		zfs_tx_put_raw(tx, k, zfs_key_super(k), v.data, v.len);
+		for (unsigned si = 0; si < ZFS_STRIPES; si++)
+			zfs_tx_del_raw(tx, k, zfs_key_usage(k, si));
 		snprintf(what, cap, "set the superblock's totals to %" PRIu64 " inodes, %" PRIu64
-			 " data bytes, next inode %" PRIu64, fs->super.files, fs->super.bytes_used,
-			 fs->super.next_ino);
+			 " data bytes, next inode %" PRIu64, sb.files, sb.bytes_used, sb.next_ino);
 		break;
+	}
 	default:
 		e = ENOTSUP;
 	}
@@ -969,14 +977,30 @@ int zfs_check_repair(struct zfs *fs, const struct zfs_check *c, size_t i, zfs_re
 	}
 	if (p->code == ZFS_CHECK_ORPHAN_INODE && (e = lost_found(fs, c, fn, fn_ctx, &lf)))
 		return e;
-	pthread_mutex_lock(&fs->lock);
-	if (!(e = zfs_tx_begin(fs, &tx))) {
+	/* repairs are rare and may touch anything: every stripe */
+	struct zfs_locks none = { 0 };
+	zfs_lock_all(fs);
+	if (!(e = zfs_tx_begin(fs, &tx, &none))) {
 		if ((e = repair_tx(&tx, c, p, lf, what, sizeof(what))))
 			zfs_tx_abort(&tx);
 		else
-			e = zfs_tx_commit(&tx, true);
+			e = zfs_tx_commit(&tx, false);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	if (!e && p->code == ZFS_CHECK_WRONG_TOTALS) {
+		pthread_mutex_lock(&fs->alloc_lock);
+		fs->base_files = c->n_inodes;
+		fs->base_bytes = c->t.chunk_bytes;
+		if (fs->next_ino <= c->t.max_ino)
+			fs->next_ino = fs->ino_limit = c->t.max_ino + 1;
+		pthread_mutex_unlock(&fs->alloc_lock);
+		for (unsigned si = 0; si < ZFS_STRIPES; si++) {
+			atomic_store(&fs->usage[si].files, 0);
+			atomic_store(&fs->usage[si].bytes, 0);
+		}
+	}
+	zfs_unlock_all(fs);
+	if (!e)
+		e = zfs_commit(fs);
 	if (!e)
 		fn(fn_ctx, what);
 	return e;

@@ -97,19 +97,33 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 	struct zfs_inode in;
 	struct lsm_buf chunk = { 0 };
 	const uint8_t *src = buf;
+	struct zfs_locks l = { 0 };
 	struct zfs_tx tx;
 	int err;
 
 	if (off > ZFS_MAX_FILE_SIZE || len > ZFS_MAX_FILE_SIZE - off)
 		return EFBIG;
-	pthread_mutex_lock(&fs->lock);
+	/* The partial chunks at either end are read back under the lock:
+	 * read them first, so a cold one comes from the store into the caches
+	 * now, with no lock held (a concurrent write only makes it warmer). */
+	if (len > 0) {
+		uint64_t first = off / ZFS_CHUNK_SIZE, last = (off + len - 1) / ZFS_CHUNK_SIZE;
+		bool first_partial = off % ZFS_CHUNK_SIZE || (off + len) < (first + 1) * ZFS_CHUNK_SIZE;
+		bool last_partial = last != first && (off + len) % ZFS_CHUNK_SIZE;
+		if ((first_partial && (err = load_chunk(fs, ino, first, &chunk))) ||
+		    (last_partial && (err = load_chunk(fs, ino, last, &chunk)))) {
+			lsm_buf_free(&chunk);
+			return err;
+		}
+	}
+	zfs_lock(fs, &l, &ino, 1);
 	if ((err = zfs_load_inode(fs, ino, &in)))
 		goto out;
 	if (in.a.type != ZFS_REG) {
 		err = in.a.type == ZFS_DIR ? EISDIR : EINVAL;
 		goto out_inode;
 	}
-	if ((err = zfs_tx_begin(fs, &tx)))
+	if ((err = zfs_tx_begin(fs, &tx, &l)))
 		goto out_inode;
 	uint64_t used = in.a.used;
 	for (size_t done = 0; done < len && !err;) {
@@ -141,7 +155,7 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 		zfs_tx_abort(&tx);
 		goto out_inode;
 	}
-	fs->super.bytes_used += used - in.a.used;
+	tx.dbytes += (int64_t)(used - in.a.used);
 	in.a.used = used;
 	if (off + len > in.a.size)
 		in.a.size = off + len;
@@ -149,13 +163,15 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 	in.a.ctime = in.a.mtime;
 	in.a.change++;
 	zfs_tx_put_inode(&tx, &in);
-	if (!(err = zfs_tx_commit(&tx, durable)))
+	if (!(err = zfs_tx_commit(&tx, false)))
 		*attr = in.a;
 out_inode:
 	zfs_inode_free(&in);
 out:
 	lsm_buf_free(&chunk);
-	pthread_mutex_unlock(&fs->lock);
+	zfs_unlock(fs, &l);
+	if (!err && durable)
+		err = zfs_commit(fs);
 	return err;
 }
 
@@ -183,7 +199,7 @@ static int tx_truncate(struct zfs_tx *tx, struct zfs_inode *in, uint64_t new_siz
 		return err;
 	freed = freed < in->a.used ? freed : in->a.used;
 	in->a.used -= freed;
-	tx->fs->super.bytes_used -= freed < tx->fs->super.bytes_used ? freed : tx->fs->super.bytes_used;
+	tx->dbytes -= (int64_t)freed;
 	return 0;
 }
 
@@ -191,13 +207,14 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 		bool durable, struct zfs_attr *out)
 {
 	struct zfs_inode in;
+	struct zfs_locks l = { 0 };
 	struct zfs_tx tx;
 	struct zfs_time now;
 	int err;
 
 	if ((mask & ZFS_SET_SIZE) && a->size > ZFS_MAX_FILE_SIZE)
 		return EFBIG;
-	pthread_mutex_lock(&fs->lock);
+	zfs_lock(fs, &l, &ino, 1);
 	if ((err = zfs_load_inode(fs, ino, &in)))
 		goto out;
 	if ((mask & ZFS_SET_SIZE) && in.a.type != ZFS_REG) {
@@ -213,7 +230,7 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 		*out = in.a;
 		goto out_inode;
 	}
-	if ((err = zfs_tx_begin(fs, &tx)))
+	if ((err = zfs_tx_begin(fs, &tx, &l)))
 		goto out_inode;
 	zfs_now(&now);
 	if (mask & ZFS_SET_MODE)
@@ -242,12 +259,14 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 	in.a.ctime = now;
 	in.a.change++;
 	zfs_tx_put_inode(&tx, &in);
-	if (!(err = zfs_tx_commit(&tx, durable)))
+	if (!(err = zfs_tx_commit(&tx, false)))
 		*out = in.a;
 out_inode:
 	zfs_inode_free(&in);
 out:
-	pthread_mutex_unlock(&fs->lock);
+	zfs_unlock(fs, &l);
+	if (!err && durable)
+		err = zfs_commit(fs);
 	return err;
 }
 

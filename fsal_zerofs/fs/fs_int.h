@@ -8,32 +8,96 @@
 #define ZEROFS_FS_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "fs_records.h"
 
+/* Lock stripes: an inode's lock is stripe zfs_stripe_of(ino). A mutation
+ * holds the stripes of every inode it changes (and of the directories whose
+ * entries it reads to decide), taken in ascending stripe order, from loading
+ * those records until its batch is applied; never across a durable wait or
+ * any other object-store round trip it can avoid. Stripes are also where the
+ * usage totals are kept: one record and counter per stripe, changed only
+ * under that stripe's lock. */
+#define ZFS_STRIPES 256u
+
 struct zfs {
 	struct lsm_db *db;
-	pthread_mutex_t lock; /* serialises mutations; guards super */
-	struct zfs_super super;
+	uint64_t fs_id; /* read-only after open */
+	pthread_mutex_t stripe[ZFS_STRIPES];
+	/* Shared by every holder of stripes (zfs_lock), exclusive for repairs
+	 * that may touch anything (zfs_lock_all): one lock, not 256 at once. */
+	pthread_rwlock_t quiesce;
+	/* Cross-directory renames, one at a time (as the kernel's
+	 * s_vfs_rename_mutex): the "not into its own subtree" walk reads
+	 * ".." pointers that only such renames change. Outside every stripe. */
+	pthread_mutex_t rename_lock;
+	/* Inode numbers: handed out from [next_ino, ino_limit); the superblock
+	 * says ino_limit, made durable before any number below it is handed
+	 * out. Also guards the base totals. Innermost: nothing is locked while
+	 * it is held but the engine's own locks. */
+	pthread_mutex_t alloc_lock;
+	uint64_t next_ino, ino_limit;
+	uint64_t base_files, base_bytes; /* the superblock's totals */
+	/* The usage records' values (stripe s's record, changed under stripe s;
+	 * read without it by statfs). */
+	struct {
+		_Atomic int64_t files, bytes;
+	} usage[ZFS_STRIPES];
 };
 
-/* A mutation being assembled: one LSM batch, committed by tx_commit. */
+/* The stripes one operation holds: ascending, no duplicates. */
+struct zfs_locks {
+	bool held; /* zfs_lock'ed and not zfs_unlock'ed yet */
+	unsigned n;
+	unsigned idx[4];
+};
+
+unsigned zfs_stripe_of(uint64_t ino);
+/* Locks the stripes of inos (n <= 4; 0 entries are ignored) in order. */
+void zfs_lock(struct zfs *fs, struct zfs_locks *l, const uint64_t *inos, unsigned n);
+void zfs_unlock(struct zfs *fs, struct zfs_locks *l);
+/* Does l hold every stripe of inos? */
+bool zfs_holds(const struct zfs_locks *l, const uint64_t *inos, unsigned n);
+/* Everything: no stripe is held by anyone meanwhile (repairs). */
+void zfs_lock_all(struct zfs *fs);
+void zfs_unlock_all(struct zfs *fs);
+/* The next inode number; reserves (durably) a new range when the current
+ * one is used up. Takes alloc_lock; call it holding no stripe. */
+int zfs_alloc_ino(struct zfs *fs, uint64_t *ino);
+/* Makes every number handed out from now on greater than ino (repairs). */
+int zfs_ino_floor(struct zfs *fs, uint64_t ino);
+/* The filesystem's totals: base + every stripe's usage. */
+void zfs_totals(struct zfs *fs, uint64_t *files, uint64_t *bytes);
+/* The same read from the tree without opening it (tools, fsck): superblock
+ * and usage records. */
+int zfs_read_totals(struct lsm_db *db, const struct zfs_super *s, uint64_t *files,
+		    uint64_t *bytes);
+
+/* zfs_open: the usage records into fs->usage. */
+int zfs_load_usage(struct zfs *fs);
+
+/* A mutation being assembled: one LSM batch, committed by tx_commit, plus
+ * the change it makes to the totals, written with it into the usage record
+ * of a stripe it holds. */
 struct zfs_tx {
 	struct zfs *fs;
 	struct lsm_batch *b;
 	struct lsm_buf scratch;
-	struct zfs_super saved; /* restored if the tx does not commit */
+	unsigned stripe; /* whose usage record takes dfiles/dbytes */
+	int64_t dfiles, dbytes;
 	int err; /* sticky: the first failure */
 };
 
-int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx);
+/* l: the stripes the caller holds (the tx's usage goes to the first). */
+int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx, const struct zfs_locks *l);
 void zfs_tx_put_inode(struct zfs_tx *tx, const struct zfs_inode *in);
 void zfs_tx_del_inode(struct zfs_tx *tx, uint64_t ino);
 void zfs_tx_put_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl, const void *v, size_t vl);
 void zfs_tx_del_raw(struct zfs_tx *tx, const uint8_t *k, size_t kl);
-/* A tx may change fs->super in memory as it goes (caller holds fs->lock);
- * commit writes it into the batch and applies the batch; if that fails, or on
- * abort, fs->super is restored. Both free the tx. */
+/* Commit applies the batch (with the usage record if dfiles/dbytes moved)
+ * and then publishes the new usage; abort drops it. Both free the tx. */
 int zfs_tx_commit(struct zfs_tx *tx, bool durable);
 void zfs_tx_abort(struct zfs_tx *tx);
 

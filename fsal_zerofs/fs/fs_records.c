@@ -8,6 +8,7 @@
 
 #define INODE_VERSION 1
 #define SUPER_VERSION 1
+#define USAGE_VERSION 1
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
@@ -27,6 +28,13 @@ size_t zfs_key_super(uint8_t *k)
 {
 	k[0] = ZFS_KEY_SUPER;
 	return ZFS_KEY_SUPER_LEN;
+}
+
+size_t zfs_key_usage(uint8_t *k, uint64_t stripe)
+{
+	k[0] = ZFS_KEY_USAGE;
+	put_be64(k + 1, stripe);
+	return ZFS_KEY_USAGE_LEN;
 }
 
 size_t zfs_key_inode(uint8_t *k, uint64_t ino)
@@ -158,6 +166,30 @@ int zfs_super_decode(const uint8_t *p, size_t n, struct zfs_super *s)
 	    !lsm_get_varint(&c, &s->next_ino) || !lsm_get_varint(&c, &s->files) ||
 	    !lsm_get_varint(&c, &s->bytes_used) || c.left != 0 || s->next_ino <= ZFS_ROOT_INO)
 		return EIO;
+	return 0;
+}
+
+int zfs_usage_encode(const struct zfs_usage *u, struct lsm_buf *b)
+{
+	uint8_t v = USAGE_VERSION;
+	lsm_status st;
+	b->len = 0;
+	if ((st = lsm_buf_append(b, &v, 1)) || (st = lsm_buf_put_fixed64(b, (uint64_t)u->files)) ||
+	    (st = lsm_buf_put_fixed64(b, (uint64_t)u->bytes)))
+		return enc(st);
+	return 0;
+}
+
+int zfs_usage_decode(const uint8_t *p, size_t n, struct zfs_usage *u)
+{
+	struct lsm_cursor c = { p, n };
+	const uint8_t *v;
+	uint64_t f, b;
+	if (!lsm_get_raw(&c, &v, 1) || v[0] != USAGE_VERSION || !lsm_get_fixed64(&c, &f) ||
+	    !lsm_get_fixed64(&c, &b) || c.left != 0)
+		return EIO;
+	u->files = (int64_t)f;
+	u->bytes = (int64_t)b;
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * LSM key space (docs/FORMAT.md, "Filesystem records"). One place for every
  * key and value encoding:
  *
- *   's'                          superblock: fs id, next inode number, totals
+ *   's'                          superblock: fs id, inode numbers reserved, base totals
+ *   'u' stripe                   usage: the totals' changes made under one lock stripe
  *   'i' ino                      inode record
  *   'd' dir name                 directory entry: child ino, cookie, type
  *   'c' dir cookie               cookie index: child ino, name (readdir order)
@@ -22,6 +23,7 @@
 #define ZFS_KEY_DIRENT 'd'
 #define ZFS_KEY_COOKIE 'c'
 #define ZFS_KEY_CHUNK 'k'
+#define ZFS_KEY_USAGE 'u'
 
 /* Key geometry: a tag byte, then 8-byte numbers. Every record of one object
  * (an inode, a directory's entries and cookies, a file's chunks) starts with
@@ -32,6 +34,7 @@
 #define ZFS_KEY_INODE_LEN ZFS_KEY_PREFIX_LEN
 #define ZFS_KEY_COOKIE_LEN (ZFS_KEY_PREFIX_LEN + 8) /* + cookie */
 #define ZFS_KEY_CHUNK_LEN (ZFS_KEY_PREFIX_LEN + 8)  /* + chunk index */
+#define ZFS_KEY_USAGE_LEN 9 /* tag + stripe */
 #define ZFS_KEY_DIRENT_MAX (ZFS_KEY_PREFIX_LEN + ZFS_NAME_MAX) /* + name */
 #define ZFS_KEY_MAX ZFS_KEY_DIRENT_MAX
 
@@ -47,9 +50,15 @@ struct zfs_inode {
 
 struct zfs_super {
 	uint64_t fs_id;    /* random at creation: the generation of every inode */
-	uint64_t next_ino; /* inode numbers are never reused */
-	uint64_t files;
-	uint64_t bytes_used;
+	uint64_t next_ino; /* every number below it is taken or skipped: never reused */
+	uint64_t files;    /* base totals: the filesystem's totals are these plus */
+	uint64_t bytes_used; /* every usage record's (fs_usage_totals) */
+};
+
+/* A usage record: how much the totals changed through one lock stripe's
+ * transactions (signed: a file made under one stripe may go under another). */
+struct zfs_usage {
+	int64_t files, bytes;
 };
 
 struct zfs_dirent {
@@ -63,6 +72,7 @@ size_t zfs_key_inode(uint8_t *k, uint64_t ino);
 size_t zfs_key_dirent(uint8_t *k, uint64_t dir, const char *name, size_t name_len);
 size_t zfs_key_cookie(uint8_t *k, uint64_t dir, uint64_t cookie);
 size_t zfs_key_chunk(uint8_t *k, uint64_t ino, uint64_t chunk);
+size_t zfs_key_usage(uint8_t *k, uint64_t stripe);
 uint64_t zfs_be64(const uint8_t *p);
 
 /* Values. Decoders return EIO for anything malformed. */
@@ -71,6 +81,8 @@ int zfs_inode_decode(const uint8_t *p, size_t n, uint64_t ino, struct zfs_inode 
 void zfs_inode_free(struct zfs_inode *in);
 int zfs_super_encode(const struct zfs_super *s, struct lsm_buf *out);
 int zfs_super_decode(const uint8_t *p, size_t n, struct zfs_super *out);
+int zfs_usage_encode(const struct zfs_usage *u, struct lsm_buf *out);
+int zfs_usage_decode(const uint8_t *p, size_t n, struct zfs_usage *out);
 int zfs_dirent_encode(const struct zfs_dirent *d, struct lsm_buf *out);
 int zfs_dirent_decode(const uint8_t *p, size_t n, struct zfs_dirent *out);
 /* cookie index value: child ino + name */

@@ -62,11 +62,11 @@ void zfs_now(struct zfs_time *t)
 
 /* ---- transactions ---- */
 
-int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx)
+int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx, const struct zfs_locks *l)
 {
 	memset(tx, 0, sizeof(*tx));
 	tx->fs = fs;
-	tx->saved = fs->super;
+	tx->stripe = l->n ? l->idx[0] : ZFS_STRIPES; /* none: the tx must not move totals */
 	tx->b = lsm_batch_new();
 	return tx->b ? 0 : ENOMEM;
 }
@@ -108,30 +108,50 @@ static void tx_free(struct zfs_tx *tx)
 
 void zfs_tx_abort(struct zfs_tx *tx)
 {
-	tx->fs->super = tx->saved;
 	tx_free(tx);
 }
 
 int zfs_tx_commit(struct zfs_tx *tx, bool durable)
 {
-	uint8_t k[ZFS_KEY_SUPER_LEN];
+	struct zfs *fs = tx->fs;
+	uint8_t k[ZFS_KEY_USAGE_LEN];
+	struct zfs_usage u = { 0, 0 };
+	bool moved = tx->dfiles || tx->dbytes;
 	int err = tx->err;
-	if (!err) {
-		err = zfs_super_encode(&tx->fs->super, &tx->scratch);
-		if (!err)
-			zfs_tx_put_raw(tx, k, zfs_key_super(k), tx->scratch.data, tx->scratch.len);
-		err = tx->err;
+
+	if (!err && moved) {
+		/* the stripe's record, rewritten in the same batch: the totals
+		 * are exact after a crash, and only this stripe's holders
+		 * (which we are) write it */
+		if (tx->stripe >= ZFS_STRIPES)
+			err = zfs_damaged("a transaction changed the totals without a lock stripe");
+		else {
+			u.files = atomic_load(&fs->usage[tx->stripe].files) + tx->dfiles;
+			u.bytes = atomic_load(&fs->usage[tx->stripe].bytes) + tx->dbytes;
+			if (!(err = zfs_usage_encode(&u, &tx->scratch)))
+				zfs_tx_put_raw(tx, k, zfs_key_usage(k, tx->stripe), tx->scratch.data,
+					       tx->scratch.len);
+			err = err ? err : tx->err;
+		}
 	}
-	/* Apply first; only a batch that was not applied rolls the in-memory
-	 * superblock back. Durability is a separate step: if the store fails
+	/* Apply first. Durability is a separate step: if the store fails
 	 * there, the change stands (visible, and durable once the store
-	 * recovers) and rolling back would hand out its inode number again. */
-	if (!err && (err = zfs_errno(lsm_write(tx->fs->db, tx->b, 0))))
-		tx->fs->super = tx->saved;
+	 * recovers). */
+	if (!err)
+		err = zfs_errno(lsm_write(fs->db, tx->b, 0));
+	if (!err && moved) {
+		atomic_store(&fs->usage[tx->stripe].files, u.files);
+		atomic_store(&fs->usage[tx->stripe].bytes, u.bytes);
+	}
 	tx_free(tx);
 	if (!err && durable)
-		err = zfs_errno(lsm_flush(tx->fs->db));
+		err = zfs_errno(lsm_flush(fs->db));
 	return err;
+}
+
+int zfs_commit(struct zfs *fs)
+{
+	return zfs_errno(lsm_flush(fs->db));
 }
 
 /* ---- records ---- */

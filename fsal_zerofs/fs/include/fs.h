@@ -20,18 +20,19 @@
  * control is ganesha's.
  *
  * Threads: any call from any thread. Reads (getattr, lookup, readdir, read,
- * seek, readlink) take no lock of the core. Every mutation of a filesystem
- * holds its one lock (struct zfs, fs_int.h) from loading the records it
- * changes until its batch is applied, so mutations of unrelated objects wait
- * for each other, and that lock is held across:
- *   - the durable flush when a mutator is called with durable = true
- *     (lsm_flush: an object-store round trip); callers that want
- *     concurrency pass false and call zfs_commit() after, as the glue does;
- *   - the chunk reads of a partial zfs_write (read-modify-write): a chunk not
- *     in the caches is fetched from the store under the lock;
- *   - the engine's backpressure in lsm_write, which waits, without a bound,
- *     while memtables or L0 are full or WAL uploads lag, e.g. for as long
- *     as the store does not answer.
+ * seek, readlink) take no lock of the core. A mutation holds the lock stripes
+ * of the inodes it changes (fs_int.h) from loading their records until its
+ * batch is applied, so mutations of unrelated objects run at once (two
+ * inodes may share one of the 256 stripes); cross-directory renames also
+ * take one rename lock. No lock is held across:
+ *   - the durable wait when a mutator is called with durable = true: it
+ *     waits (zfs_commit) after releasing its stripes;
+ *   - the reads of the partial chunks at the ends of a zfs_write: made
+ *     before it locks (under the lock they come from the caches).
+ * A stripe is held across the engine's backpressure in lsm_write, which is
+ * bounded (lsm_options.write_stall_ms; then EAGAIN), and across the one
+ * durable superblock write per 1024 creates that reserves inode numbers
+ * (made before the create takes any stripe: no stripe is held then).
  */
 #ifndef ZEROFS_FS_H
 #define ZEROFS_FS_H
