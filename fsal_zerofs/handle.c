@@ -5,9 +5,9 @@
  * from the filesystem every time they are asked for (MDCACHE caches them).
  *
  * Durability: every change is applied to the engine at once, then made
- * durable (zfs_commit) before the reply when the export has Sync = true
+ * durable (zfs_commit_mine) before the reply when the export has Sync = true
  * (metadata) or the client asked for a stable write (data); commit2 makes
- * everything durable. See settle() for why fs.h's durable flag is not used.
+ * the file's changes durable (zfs_commit_ino). See settle().
  *
  * Share reservations and open modes are tracked exactly as ganesha's common
  * helpers expect (fsal_find_fd, check_share_conflict, update_share_counters):
@@ -130,17 +130,16 @@ static bool sync_meta(struct zerofs_export *exp)
 }
 
 /* Changes go to the engine without waiting (durable = false), and with
- * Sync = true are then made durable by a commit before the reply. Not fs.h's
- * durable = true, which flushes while the filesystem's mutation lock is held
- * (fs.h, "Threads"): every other client's change would wait for this one's
- * object-store round trip. Committed after the lock is released, concurrent
- * requests share one WAL upload (the engine's group commit). A failed commit
+ * Sync = true are then made durable before the reply: this thread's last
+ * change and what was committed before it (zfs_commit_mine), not what other
+ * requests committed since, so concurrent requests share WAL uploads (the
+ * engine's group commit) and none waits for a later one's. A failed commit
  * leaves the change applied, to become durable once the store recovers, and
  * the client gets NFS3ERR_JUKEBOX / NFS4ERR_DELAY (it retries). */
 static int settle(struct zerofs_export *exp, int err, bool durable)
 {
 	if (!err && durable)
-		err = zfs_commit(zerofs_fs(exp));
+		err = zfs_commit_mine(zerofs_fs(exp));
 	return err;
 }
 
@@ -905,7 +904,9 @@ static fsal_status_t zerofs_commit2(struct fsal_obj_handle *obj_hdl, off_t offse
 	(void)len;
 	if (!zerofs_fs(h->exp))
 		return not_open(h->exp, "commit");
-	return zerofs_status(h->exp, zfs_commit(zerofs_fs(h->exp)), "commit");
+	/* this file's changes, by any client: a COMMIT of a file with
+	 * nothing unstable costs no upload, whatever others write meanwhile */
+	return zerofs_status(h->exp, zfs_commit_ino(zerofs_fs(h->exp), h->ino), "commit");
 }
 
 static fsal_status_t zerofs_seek2(struct fsal_obj_handle *obj_hdl, struct state_t *state,

@@ -468,14 +468,32 @@ lsm_status lsm_get(struct lsm_db *db, const void *key, size_t klen, struct lsm_b
 
 lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned flags)
 {
+	return lsm_write_token(db, batch, flags, NULL);
+}
+
+/* The token of "everything committed so far" (caller holds lock). */
+static uint64_t current_token(const struct lsm_db *db)
+{
+	return db->wal_enc_open ? db->wal_pending_id : db->wal_pending_id - 1;
+}
+
+lsm_status lsm_write_token(struct lsm_db *db, const struct lsm_batch *batch, unsigned flags,
+			   uint64_t *token)
+{
 	uint32_t count = lsm_batch_count(batch);
 	uint64_t first, my_wal = 0;
 	lsm_status st;
 
 	if (db->read_only)
 		return lsm_fail(LSM_EREADONLY, "the database is open read-only");
-	if (count == 0)
+	if (count == 0) {
+		if (token) {
+			pthread_mutex_lock(&db->lock);
+			*token = current_token(db);
+			pthread_mutex_unlock(&db->lock);
+		}
 		return (flags & LSM_WRITE_DURABLE) ? lsm_flush(db) : LSM_OK;
+	}
 	pthread_mutex_lock(&db->write_lock);
 	pthread_mutex_lock(&db->lock);
 	/* backpressure: do not outrun flushing, compaction or the WAL uploads
@@ -539,9 +557,18 @@ lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned 
 	}
 	pthread_mutex_unlock(&db->lock);
 	pthread_mutex_unlock(&db->write_lock);
+	if (st == LSM_OK && token)
+		*token = my_wal;
 	if (st == LSM_OK && (flags & LSM_WRITE_DURABLE))
 		st = lsm_wal_wait_durable(db, my_wal);
 	return st;
+}
+
+lsm_status lsm_wait_durable(struct lsm_db *db, uint64_t token)
+{
+	if (db->read_only)
+		return lsm_fail(LSM_EREADONLY, "the database is open read-only: nothing to flush");
+	return lsm_wal_wait_durable(db, token);
 }
 
 lsm_status lsm_flush(struct lsm_db *db)
@@ -550,7 +577,7 @@ lsm_status lsm_flush(struct lsm_db *db)
 	if (db->read_only)
 		return lsm_fail(LSM_EREADONLY, "the database is open read-only: nothing to flush");
 	pthread_mutex_lock(&db->lock);
-	target = db->wal_enc_open ? db->wal_pending_id : db->wal_pending_id - 1;
+	target = current_token(db);
 	pthread_mutex_unlock(&db->lock);
 	return lsm_wal_wait_durable(db, target);
 }

@@ -240,7 +240,7 @@ static int finish(struct zfs *fs, struct zfs_locks *l, struct zfs_tx *tx, int er
 		err = err ? (zfs_tx_abort(tx), err) : zfs_tx_commit(tx, false);
 	zfs_unlock(fs, l);
 	if (!err && durable)
-		err = zfs_commit(fs);
+		err = zfs_commit_mine(fs);
 	return err;
 }
 
@@ -260,6 +260,7 @@ int zfs_create(struct zfs *fs, uint64_t dir, const char *name, const struct zfs_
 		return EINVAL;
 	if (a->type == ZFS_LNK && (!a->target || strlen(a->target) > ZFS_SYMLINK_MAX))
 		return a->target ? ENAMETOOLONG : EINVAL;
+	zfs_op_begin();
 	/* before any lock: it may wait for a durable reservation; a number
 	 * that goes unused (EEXIST) is simply never used */
 	if ((err = zfs_alloc_ino(fs, &ino)))
@@ -324,6 +325,7 @@ int zfs_link(struct zfs *fs, uint64_t ino, uint64_t dir, const char *name, bool 
 
 	if ((err = check_name(name)))
 		return err;
+	zfs_op_begin();
 	zfs_lock(fs, &l, both, 2);
 	if ((err = load_dir(fs, dir, &parent)))
 		return finish(fs, &l, NULL, err, false);
@@ -447,6 +449,7 @@ int zfs_remove(struct zfs *fs, uint64_t dir, const char *name, bool durable)
 		return EINVAL;
 	if (strlen(name) > ZFS_NAME_MAX)
 		return ENAMETOOLONG;
+	zfs_op_begin();
 	if ((err = lock_entry(fs, &l, dir, name, &d)))
 		return err == ENOENT ? no_entry(fs, dir) : err;
 	if ((err = load_dir(fs, dir, &parent)))
@@ -545,6 +548,7 @@ int zfs_rename(struct zfs *fs, uint64_t sdir, const char *sname, uint64_t ddir, 
 
 	if ((err = check_name(dname)) || (err = check_name(sname)))
 		return err;
+	zfs_op_begin();
 	if (!same_dir)
 		pthread_mutex_lock(&fs->rename_lock);
 	/* both must be directories before a missing name is ENOENT */

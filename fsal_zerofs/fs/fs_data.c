@@ -103,6 +103,7 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 
 	if (off > ZFS_MAX_FILE_SIZE || len > ZFS_MAX_FILE_SIZE - off)
 		return EFBIG;
+	zfs_op_begin();
 	/* The partial chunks at either end are read back under the lock:
 	 * read them first, so a cold one comes from the store into the caches
 	 * now, with no lock held (a concurrent write only makes it warmer). */
@@ -171,7 +172,7 @@ out:
 	lsm_buf_free(&chunk);
 	zfs_unlock(fs, &l);
 	if (!err && durable)
-		err = zfs_commit(fs);
+		err = zfs_commit_mine(fs);
 	return err;
 }
 
@@ -214,6 +215,7 @@ int zfs_setattr(struct zfs *fs, uint64_t ino, unsigned mask, const struct zfs_at
 
 	if ((mask & ZFS_SET_SIZE) && a->size > ZFS_MAX_FILE_SIZE)
 		return EFBIG;
+	zfs_op_begin();
 	zfs_lock(fs, &l, &ino, 1);
 	if ((err = zfs_load_inode(fs, ino, &in)))
 		goto out;
@@ -266,7 +268,7 @@ out_inode:
 out:
 	zfs_unlock(fs, &l);
 	if (!err && durable)
-		err = zfs_commit(fs);
+		err = zfs_commit_mine(fs);
 	return err;
 }
 

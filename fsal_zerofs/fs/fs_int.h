@@ -45,6 +45,10 @@ struct zfs {
 	struct {
 		_Atomic int64_t files, bytes;
 	} usage[ZFS_STRIPES];
+	/* The engine's token (lsm_write_token) of the newest batch that
+	 * changed an inode of each stripe: what a COMMIT of such an inode
+	 * waits for (zfs_commit_ino). Only grows. */
+	_Atomic uint64_t stripe_token[ZFS_STRIPES];
 };
 
 /* The stripes one operation holds: ascending, no duplicates. */
@@ -75,6 +79,10 @@ void zfs_totals(struct zfs *fs, uint64_t *files, uint64_t *bytes);
 int zfs_read_totals(struct lsm_db *db, const struct zfs_super *s, uint64_t *files,
 		    uint64_t *bytes);
 
+/* Every public mutator starts with this: the thread has no change of this
+ * call to wait for yet (zfs_commit_mine). */
+void zfs_op_begin(void);
+
 /* zfs_open: the usage records into fs->usage. */
 int zfs_load_usage(struct zfs *fs);
 
@@ -86,6 +94,7 @@ struct zfs_tx {
 	struct lsm_batch *b;
 	struct lsm_buf scratch;
 	unsigned stripe; /* whose usage record takes dfiles/dbytes */
+	struct zfs_locks locks; /* the stripes whose tokens the batch moves */
 	int64_t dfiles, dbytes;
 	int err; /* sticky: the first failure */
 };

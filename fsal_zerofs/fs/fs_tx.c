@@ -62,11 +62,16 @@ void zfs_now(struct zfs_time *t)
 
 /* ---- transactions ---- */
 
+/* The token of the last batch this thread's current zfs_* call applied;
+ * 0 = none (zfs_op_begin). */
+static _Thread_local uint64_t thread_token;
+
 int zfs_tx_begin(struct zfs *fs, struct zfs_tx *tx, const struct zfs_locks *l)
 {
 	memset(tx, 0, sizeof(*tx));
 	tx->fs = fs;
 	tx->stripe = l->n ? l->idx[0] : ZFS_STRIPES; /* none: the tx must not move totals */
+	tx->locks = *l;
 	tx->b = lsm_batch_new();
 	return tx->b ? 0 : ENOMEM;
 }
@@ -137,21 +142,49 @@ int zfs_tx_commit(struct zfs_tx *tx, bool durable)
 	/* Apply first. Durability is a separate step: if the store fails
 	 * there, the change stands (visible, and durable once the store
 	 * recovers). */
+	uint64_t token = 0;
 	if (!err)
-		err = zfs_errno(lsm_write(fs->db, tx->b, 0));
+		err = zfs_errno(lsm_write_token(fs->db, tx->b, 0, &token));
 	if (!err && moved) {
 		atomic_store(&fs->usage[tx->stripe].files, u.files);
 		atomic_store(&fs->usage[tx->stripe].bytes, u.bytes);
 	}
+	if (!err) {
+		thread_token = token;
+		for (unsigned i = 0; i < tx->locks.n; i++) {
+			_Atomic uint64_t *t = &fs->stripe_token[tx->locks.idx[i]];
+			uint64_t cur = atomic_load(t);
+			while (cur < token && !atomic_compare_exchange_weak(t, &cur, token))
+				;
+		}
+	}
 	tx_free(tx);
 	if (!err && durable)
-		err = zfs_errno(lsm_flush(fs->db));
+		err = zfs_errno(lsm_wait_durable(fs->db, token));
 	return err;
 }
 
 int zfs_commit(struct zfs *fs)
 {
 	return zfs_errno(lsm_flush(fs->db));
+}
+
+void zfs_op_begin(void)
+{
+	thread_token = 0;
+}
+
+int zfs_commit_mine(struct zfs *fs)
+{
+	if (!thread_token)
+		return zfs_commit(fs); /* nothing of ours: what we answered from must be durable */
+	return zfs_errno(lsm_wait_durable(fs->db, thread_token));
+}
+
+int zfs_commit_ino(struct zfs *fs, uint64_t ino)
+{
+	uint64_t token = atomic_load(&fs->stripe_token[zfs_stripe_of(ino)]);
+	return token ? zfs_errno(lsm_wait_durable(fs->db, token)) : 0;
 }
 
 /* ---- records ---- */

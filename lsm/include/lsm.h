@@ -85,6 +85,15 @@ lsm_status lsm_get(struct lsm_db *db, const void *key, size_t klen, struct lsm_b
 #define LSM_WRITE_DURABLE 1u
 /* Applies the batch atomically (all or nothing, also across a crash). */
 lsm_status lsm_write(struct lsm_db *db, const struct lsm_batch *batch, unsigned flags);
+/* lsm_write, and *token (if not NULL) names the batch for lsm_wait_durable:
+ * waiting for it waits for this batch and what was committed before it,
+ * not for what others commit after it (for an empty batch: everything
+ * committed before the call). */
+lsm_status lsm_write_token(struct lsm_db *db, const struct lsm_batch *batch, unsigned flags,
+			   uint64_t *token);
+/* Returns once the write token names (and every write before it) is
+ * durable; at once if it already is. Errors as lsm_flush. */
+lsm_status lsm_wait_durable(struct lsm_db *db, uint64_t token);
 /* Returns once every write made before the call is durable in the store. */
 lsm_status lsm_flush(struct lsm_db *db);
 

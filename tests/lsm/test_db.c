@@ -554,6 +554,50 @@ static void t_pipeline_errors(void *ctx)
 	fixture_close(&f);
 }
 
+/* A waiter for its own batch waits for that one (and those before it), not
+ * for what others wrote after it: no upload when it is durable already. */
+static void t_wait_own_token(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_batch *b = lsm_batch_new();
+	struct lsm_stats s0, s1;
+	uint64_t ta = 0, tb = 0, te = 0;
+
+	REQUIRE(b && fixture_open(&f, "token"));
+	memset(&o, 0, sizeof(o));
+	o.store = f.store;
+	o.flush_interval_ms = 3600 * 1000; /* nothing uploads unless asked */
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	LST(lsm_batch_put(b, "a", 1, "1", 1), LSM_OK);
+	LST(lsm_write_token(db, b, 0, &ta), LSM_OK);
+	LST(lsm_wait_durable(db, ta), LSM_OK);
+	lsm_batch_clear(b);
+	LST(lsm_batch_put(b, "b", 1, "2", 1), LSM_OK);
+	LST(lsm_write_token(db, b, 0, &tb), LSM_OK);
+	CHECK(tb > ta);
+	lsm_stats(db, &s0);
+	CHECK(s0.wal_unflushed_bytes > 0); /* b waits for someone to ask */
+	LST(lsm_wait_durable(db, ta), LSM_OK); /* a's: already durable */
+	lsm_stats(db, &s1);
+	CHECK(s1.wal_uploads == s0.wal_uploads && s1.wal_unflushed_bytes == s0.wal_unflushed_bytes);
+	/* an empty batch's token is everything so far */
+	lsm_batch_clear(b);
+	LST(lsm_write_token(db, b, 0, &te), LSM_OK);
+	CHECK(te >= tb);
+	LST(lsm_wait_durable(db, te), LSM_OK);
+	lsm_stats(db, &s1);
+	CHECK(s1.wal_unflushed_bytes == 0 && s1.wal_uploads > s0.wal_uploads);
+	lsm_batch_free(b);
+	(void)lsm_close(db);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	CHECK(has(db, "a", "1") && has(db, "b", "2"));
+	(void)lsm_close(db);
+	fixture_close(&f);
+}
+
 static void t_checkpoint(void *ctx)
 {
 	(void)ctx;
@@ -1230,6 +1274,7 @@ int main(int argc, char **argv)
 	tl_run("fencing", t_fencing, NULL);
 	tl_run("pipeline_fence", t_pipeline_fence, NULL);
 	tl_run("pipeline_errors", t_pipeline_errors, NULL);
+	tl_run("wait_own_token", t_wait_own_token, NULL);
 	tl_run("checkpoint", t_checkpoint, NULL);
 	tl_run("read_only_beside_writer", t_read_only_beside_writer, NULL);
 	tl_run("group_commit", t_group_commit, NULL);

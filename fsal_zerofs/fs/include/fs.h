@@ -162,6 +162,16 @@ int zfs_write(struct zfs *fs, uint64_t ino, uint64_t off, size_t len, const void
 int zfs_seek(struct zfs *fs, uint64_t ino, uint64_t off, int what, uint64_t *result);
 /* Makes everything written so far durable. */
 int zfs_commit(struct zfs *fs);
+/* Makes durable what the last mutating call of this thread changed (and
+ * every change committed before it), not what others committed since: a
+ * Sync export's reply to that call waits for this. If that call changed
+ * nothing (it failed, or found nothing to do), everything so far, since its
+ * answer may rest on others' changes. */
+int zfs_commit_mine(struct zfs *fs);
+/* Makes durable every change made to inode ino so far (an NFS COMMIT),
+ * not the changes to other inodes made since (changes to inodes sharing its
+ * lock stripe, 1 in 256, ride along). Nothing to wait for: no upload. */
+int zfs_commit_ino(struct zfs *fs, uint64_t ino);
 int zfs_statfs(struct zfs *fs, struct zfs_statfs *out);
 
 /* Maps an engine status to the errno above (an EIO takes the engine's
