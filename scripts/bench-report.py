@@ -277,6 +277,39 @@ class Report:
         self.p(f"Raw 4 KiB PUT, 1 in flight: p50 {fmt(put_lat, 2)} ms.")
         self.p("")
 
+    def w7(self):
+        nfs = [s for s in self.systems if (s, "W7", "tar") in self.res]
+        if not nfs:
+            return
+        self.p("## W7 tar: the Linux kernel client (qemu, NFSv4.2) extracts a source tree, reads it back, removes it")
+        self.p("")
+        vfs_x = self.get("vfs", "W7", "tar", "extract_s")
+        rows = []
+        for s in nfs:
+            files = self.get(s, "W7", "tar", "files")
+            ext = self.get(s, "W7", "tar", "extract_s")
+            kv = self.s3.get((s, "W7"))
+            put = kv["put"] if kv else None
+            rows.append([LABELS[s], files, ext, ratio(ext, vfs_x), self.get(s, "W7", "tar", "read_s"),
+                         self.get(s, "W7", "tar", "rm_s"), put if put is not None else "-",
+                         ratio(put, files) if put is not None else "-"])
+        self.table(["system", "files", "extract + sync s", "x VFS time", "read back s", "rm s", "S3 PUTs",
+                    "PUTs/file"], rows)
+        self.p("The guest is emulated (TCG, one CPU): times include its own slowness, the same for every system. "
+               "PUTs: RGW's counters from the start of the extract until S3 traffic was still (read back and rm "
+               "included).")
+        self.p("")
+        ops = sorted({k[2] for k in self.res if k[1] == "W7ops"})
+        if ops:
+            self.p("NFS operations the client sent per file (its /proc/self/mountstats after the extract):")
+            self.p("")
+            rows = []
+            for s in nfs:
+                files = self.get(s, "W7", "tar", "files") or 1
+                rows.append([LABELS[s]] + [ratio(self.get(s, "W7ops", o, "n"), files) for o in ops])
+            self.table(["system"] + ops, rows)
+            self.p("")
+
     def s3_table(self):
         self.p("## S3 requests and bytes per workload (RGW perf counters)")
         self.p("")
@@ -285,7 +318,7 @@ class Report:
             if s not in S3_SYSTEMS:
                 continue
             for tag in ["W1", "W2", "W1v4", "W2v4", "W1qd1", "W3", "W3warm", "W3cold", "W4", "W5cold", "W5warm",
-                        "W6c1", "W6c16"]:
+                        "W6c1", "W6c16", "W7"]:
                 kv = self.s3.get((s, tag))
                 if kv:
                     rows.append([LABELS[s], tag, kv["req"], kv["put"], kv["get"], kv["req"] - kv["put"] - kv["get"],
@@ -406,6 +439,7 @@ plot for [i=2:{n + 1}] "{dat}" using i:xtic(1) title columnheader(i), 1 with lin
         self.w4()
         self.w5()
         self.w6()
+        self.w7()
         self.rss_table()
         self.s3_table()
         self.chart()

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark suite of issue #6: every system on this machine, one after the
 # other in the same run, the same workloads (W1-W6), one report.
-#   bash scripts/bench.sh [--quick] [--out DIR] [--systems LIST]
+#   bash scripts/bench.sh [--quick] [--out DIR] [--systems LIST] [--wal-uploads N]
+# W7 (NFS systems only): the real Linux kernel client (a Debian kernel in qemu,
+# scripts/kernel-client.sh) extracts ganesha's own source tree (890 files, from
+# the headers scripts/setup.sh fetches) over NFSv4.2, reads it back, removes it.
 # Systems (LIST is a comma-separated subset, default all, in this order):
 #   zerofs-s3-sync   ganesha + our FSAL on Ceph RGW (bluestore on a file), Sync = true
 #   zerofs-s3-async  the same with Sync = false
@@ -21,6 +24,7 @@ BUILD=$ROOT/build-bench
 BENCH="nfs_load, s3_bench and the plugin"
 ALL_SYSTEMS=(zerofs-s3-sync zerofs-s3-async zerofs-local vfs s3fs rclone)
 QUICK=0
+WAL_UPLOADS=""                   # our FSAL's WAL_Uploads (pipeline depth); "" = its default
 OUT=""
 SYSTEMS=("${ALL_SYSTEMS[@]}")
 VFS_PLUGIN=/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so
@@ -38,6 +42,7 @@ parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in
       --quick) QUICK=1; shift ;;
+      --wal-uploads) [ $# -ge 2 ] || usage; WAL_UPLOADS=$2; shift 2 ;;
       --out) [ $# -ge 2 ] || usage; OUT=$2; shift 2 ;;
       --systems)
         [ $# -ge 2 ] || usage
@@ -149,15 +154,17 @@ uses_s3() { case $1 in zerofs-local | vfs) return 1 ;; *) return 0 ;; esac; }
 
 export_snippet() { # export_snippet SYSTEM FILE
   local sys=$1 fsal path=/bench
+  local extra=""
+  [ -n "$WAL_UPLOADS" ] && extra="WAL_Uploads = $WAL_UPLOADS;"
   case $sys in
     vfs) path=$SYSDIR/export; mkdir -p "$path"; fsal="Name = VFS;" ;;
     zerofs-local) fsal="Name = ZEROFS; Store = local; Directory = \"$SYSDIR/store\";
-		Memory_Cache_MB = $MEMORY_CACHE_MB;" ;;
+		Memory_Cache_MB = $MEMORY_CACHE_MB; $extra" ;;
     zerofs-s3-*)
       fsal="Name = ZEROFS; Store = s3; Endpoint = \"$ENDPOINT\"; Allow_Http = true;
 		Bucket = \"$BUCKET\"; Region = \"$REGION\"; Prefix = \"$sys/\";
 		Credentials_File = \"$WORK/zerofs.cred\";
-		Cache_Dir = \"$SYSDIR/cache\"; Cache_Size_GB = 4; Memory_Cache_MB = $MEMORY_CACHE_MB;"
+		Cache_Dir = \"$SYSDIR/cache\"; Cache_Size_GB = 4; Memory_Cache_MB = $MEMORY_CACHE_MB; $extra"
       [ "$sys" = zerofs-s3-async ] && fsal+=" Sync = false;" || fsal+=" Sync = true;" ;;
   esac
   cat >"$2" <<EOF
@@ -331,11 +338,35 @@ run_system() {
   # W6: (write 4 KiB, COMMIT) rounds, 1 and 16 clients.
   load W6c1 $p --workload sync --dir sync1 --clients 1 --rounds "$rounds"
   load W6c16 $p --workload sync --dir sync16 --clients 16 --rounds "$rounds"
+  is_nfs "$sys" && w7_tar
   stop_system "$sys"
   rec "$sys" - "rss hwm_kb=$RSS_MAX_KB"
   cp "$SYSDIR"/*.out "$SYSDIR/server.log" "$RAW/$sys/" 2>/dev/null || true
   [ -f "$SYSDIR/ganesha/ganesha.log" ] && cp "$SYSDIR/ganesha/ganesha.log" "$RAW/$sys/"
   rm -rf "${SYSDIR:?}/export" "${SYSDIR:?}/store" "${SYSDIR:?}/cache"   # free the disk for the next one
+}
+
+# W7: tar x of a real source tree through the Linux kernel client, read back,
+# rm (scripts/bench-w7-guest.sh in the guest). Records the guest's timings, its
+# per-op NFS counts after the extract, and (S3 systems) RGW's counters.
+w7_tar() {
+  local out=$SYSDIR/W7.out before after line waited a0 a1 a2 a3 a4 b0 b1 b2 b3 b4 op n
+  log "$SYS: W7 (kernel client: tar x, read back, rm)"
+  uses_s3 "$SYS" && before=$(s3_counters)
+  bash "$ROOT/scripts/kernel-client.sh" run --nfs-port "$NFS_PORT" --mount-port "$MNT_PORT" \
+    --export "$EXPORT_PATH" --pseudo /bench --vers 4.2 --script "$ROOT/scripts/bench-w7-guest.sh" \
+    --timeout 3600 --log "$out" --add "$W7_TAR" >"$SYSDIR/W7.run" 2>&1 ||
+    { tail -n 30 "$out" >&2; die "$SYS: W7 failed (console log in $out)"; }
+  line=$(tr -d '\r' <"$out" | sed -n 's/^W7RESULT //p')
+  [ -n "$line" ] || die "$SYS: W7 printed no result (console log in $out)"
+  rec "$SYS" W7 tar "$line"
+  tr -d '\r' <"$out" | sed -n 's/^W7OP //p' | while read -r op n; do rec "$SYS" W7ops "$op" "n=$n"; done
+  if uses_s3 "$SYS"; then
+    waited=$(settle); after=$(s3_counters)
+    read -r a0 a1 a2 a3 a4 <<<"$before"; read -r b0 b1 b2 b3 b4 <<<"$after"
+    rec "$SYS" W7 "s3 req=$((b0 - a0)) put=$((b1 - a1)) get=$((b2 - a2)) put_b=$((b3 - a3)) get_b=$((b4 - a4)) settle_s=$waited"
+  fi
+  note_rss
 }
 
 # The physical limit: our S3 client (tests/bench/s3_bench), 16 in flight, on
@@ -394,11 +425,18 @@ main() {
   install_deps
   bench_build nfs_load; bench_build s3_bench; bench_build fsalzerofs
   PLUGINS=$WORK/plugins; mkdir -p "$PLUGINS"
+  # W7's tree: the ganesha source setup.sh fetched for the headers
+  local tree=${ZEROFS_DEPS_DIR:-/var/cache/zerofs-deps}/nfs-ganesha-4.3
+  [ -d "$tree" ] || die "W7 needs $tree (scripts/setup.sh --test fetches it)"
+  W7_TAR=$WORK/w7-tree.tar
+  tar cf "$W7_TAR" -C "$(dirname "$tree")" "$(basename "$tree")"
+  bash "$ROOT/scripts/kernel-client.sh" build >"$RAW/kclient-build.log" 2>&1 ||
+    { tail -n 20 "$RAW/kclient-build.log" >&2; die "building the kernel-client kit failed"; }
   ln -s "$BUILD/fsal_zerofs/libfsalzerofs.so" "$PLUGINS/"; ln -s "$VFS_PLUGIN" "$PLUGINS/"
   {
     echo "quick=$QUICK w1_files=$W1_FILES w1_dirs=$W1_DIRS w1_qd1_files=$W1_QD1_FILES w3_bytes=$W3_BYTES"
     echo "w4_ops=$W4_OPS w5_ops=$W5_OPS w6_rounds=$W6_ROUNDS fuse_w1_files=$FUSE_W1_FILES"
-    echo "fuse_w6_rounds=$FUSE_W6_ROUNDS inflight=$INFLIGHT memory_cache_mb=$MEMORY_CACHE_MB"
+    echo "fuse_w6_rounds=$FUSE_W6_ROUNDS inflight=$INFLIGHT memory_cache_mb=$MEMORY_CACHE_MB wal_uploads=${WAL_UPLOADS:-default}"
     echo "bluestore_gb=$BLUESTORE_GB osd_memory_target=$OSD_MEMORY_TARGET nproc=$(nproc)"
     echo "kernel=$(uname -r) date=$(date -u +%FT%TZ) commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"

@@ -147,34 +147,31 @@ void zfs_totals(struct zfs *fs, uint64_t *files, uint64_t *bytes)
 	pthread_mutex_unlock(&fs->alloc_lock);
 }
 
-/* Calls fn for every usage record of the tree. */
+/* Calls fn for every usage record of the tree: one point read per stripe,
+ * not an iterator. An iterator seeks in every SST of the tree (no bloom
+ * filter helps a range), which at every mount read each SST's index and
+ * pulled whole SSTs into the disk cache; a point read skips the SSTs whose
+ * key range or filter rules the key out. */
 static int for_usage(struct lsm_db *db, void (*fn)(void *, uint64_t, const struct zfs_usage *),
 		     void *ctx)
 {
-	uint8_t start[1] = { ZFS_KEY_USAGE };
-	struct lsm_read_options ro = { 0 };
-	struct lsm_db_iter *it;
-	lsm_status st;
+	struct lsm_buf v = { 0 };
 	int err = 0;
 
-	ro.prefix = start;
-	ro.prefix_len = 1;
-	if ((st = lsm_iterator(db, &ro, &it)))
-		return zfs_errno(st);
-	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it); lsm_db_iter_next(it)) {
-		size_t kl, vl;
-		const uint8_t *k = lsm_db_iter_key(it, &kl), *v = lsm_db_iter_value(it, &vl);
+	for (unsigned s = 0; s < ZFS_STRIPES && !err; s++) {
+		uint8_t k[ZFS_KEY_USAGE_LEN];
 		struct zfs_usage u;
-		if (kl != ZFS_KEY_USAGE_LEN || zfs_usage_decode(v, vl, &u)) {
-			err = zfs_damaged("usage record: malformed (%zu-byte key, %zu-byte value)", kl,
-					  vl);
+		lsm_status st = lsm_get(db, k, zfs_key_usage(k, s), &v);
+		if (st == LSM_ENOTFOUND)
+			continue;
+		if ((err = zfs_errno(st)))
 			break;
-		}
-		fn(ctx, zfs_be64(k + 1), &u);
+		if (zfs_usage_decode(v.data, v.len, &u))
+			err = zfs_damaged("usage record of stripe %u: malformed (%zu bytes)", s, v.len);
+		else
+			fn(ctx, s, &u);
 	}
-	if (!err)
-		err = zfs_errno(lsm_db_iter_status(it));
-	lsm_db_iter_free(it);
+	lsm_buf_free(&v);
 	return err;
 }
 
@@ -205,10 +202,8 @@ int zfs_read_totals(struct lsm_db *db, const struct zfs_super *sb, uint64_t *fil
 static void load_usage(void *ctx, uint64_t stripe, const struct zfs_usage *u)
 {
 	struct zfs *fs = ctx;
-	if (stripe < ZFS_STRIPES) { /* fsck names any other as damage */
-		atomic_store(&fs->usage[stripe].files, u->files);
-		atomic_store(&fs->usage[stripe].bytes, u->bytes);
-	}
+	atomic_store(&fs->usage[stripe].files, u->files);
+	atomic_store(&fs->usage[stripe].bytes, u->bytes);
 }
 
 /* fs_tx.c's zfs_open: the usage records into fs->usage. */
