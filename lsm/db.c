@@ -25,6 +25,7 @@ static void fill_defaults(struct lsm_options *o)
 	DEF(flush_interval_ms, 100);
 	DEF(wal_upload_bytes, 8u << 20);
 	DEF(wal_max_inflight, 4);
+	DEF(wal_pipeline_bytes, 256u << 10);
 	if (o->wal_max_inflight > LSM_WAL_MAX_INFLIGHT)
 		o->wal_max_inflight = LSM_WAL_MAX_INFLIGHT;
 	DEF(block_size, 4096);

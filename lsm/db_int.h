@@ -88,9 +88,11 @@ struct lsm_db {
 		bool uploading;         /* an uploader has it */
 		bool landed;            /* the store has it; waits for the ids below */
 		uint64_t retry_at_ms;   /* after a failure: not before this */
+		uint64_t started_us;    /* when its current upload began */
 	} wal_slots[LSM_WAL_MAX_INFLIGHT];
 	unsigned wal_uploading;   /* slots being uploaded now */
 	unsigned wal_backoff_ms;  /* after failures: doubling, up to 1 s; 0 = none */
+	uint64_t wal_put_ewma_us; /* the usual WAL PUT time (moving average); 0 = none yet */
 	uint64_t durable_wal_id;  /* every WAL id <= this is in the store */
 	uint64_t wal_error_gen;   /* bumped when an upload fails */
 	lsm_status wal_error;

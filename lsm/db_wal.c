@@ -133,6 +133,7 @@ static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 	lsm_status st;
 
 	db->wal_uploading++;
+	s->started_us = lsm_now_us();
 	pthread_mutex_unlock(&db->lock);
 	lsm_wal_key(id, key);
 	zs3_status zst = zs3_put_if_absent(db->store, key, s->buf.data, s->buf.len, NULL);
@@ -140,6 +141,8 @@ static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 	db->wal_uploading--;
 	s->uploading = false;
 	if (zst == ZS3_OK) {
+		uint64_t took = lsm_now_us() - s->started_us;
+		db->wal_put_ewma_us = db->wal_put_ewma_us ? (db->wal_put_ewma_us * 7 + took) / 8 : took;
 		s->landed = true;
 		atomic_fetch_add(&db->stats.wal_uploads, 1);
 		atomic_fetch_add(&db->stats.wal_batches, s->batches);
@@ -248,6 +251,31 @@ static void wait_until(struct lsm_db *db, uint64_t deadline_ms)
 	pthread_cond_timedwait(&db->cond, &db->lock, &ts);
 }
 
+/* May the pending object be sealed now, with uploads in flight? Only if
+ * it is big enough to be worth a PUT of its own, or the oldest upload has
+ * taken more than twice the usual time; otherwise it keeps filling (group
+ * commit) until an upload returns. *until: when the second may first hold.
+ * Caller holds lock. */
+static bool may_seal(struct lsm_db *db, uint64_t now_us, uint64_t *until_us)
+{
+	uint64_t oldest = 0;
+	bool busy = false;
+	for (uint64_t id = db->durable_wal_id + 1; id < db->wal_pending_id; id++) {
+		struct lsm_wal_slot *r = slot_of(db, id);
+		if (r->id != id || r->landed)
+			continue;
+		busy = true; /* sealed, not in the store yet */
+		if (r->uploading && (!oldest || r->started_us < oldest))
+			oldest = r->started_us;
+	}
+	if (!busy || db->wal_buf.len >= db->o.wal_pipeline_bytes || !db->wal_put_ewma_us)
+		return true;
+	if (!oldest) /* only failed uploads waiting for their retry: they come first */
+		return false;
+	*until_us = oldest + 2 * db->wal_put_ewma_us;
+	return now_us >= *until_us;
+}
+
 void *lsm_wal_thread(void *arg)
 {
 	struct lsm_db *db = arg;
@@ -259,6 +287,10 @@ void *lsm_wal_thread(void *arg)
 		bool sealed = false;
 		bool due = db->wal_enc_open && (db->wal_kick || now >= db->wal_next_due_ms ||
 						db->wal_buf.len >= db->o.wal_upload_bytes);
+		uint64_t hold_until_us = 0;
+		bool held = due && !may_seal(db, lsm_now_us(), &hold_until_us);
+		if (held)
+			due = false; /* keeps filling until an upload returns */
 		if (!s && due) {
 			if (seal(db, &sealed))
 				break; /* cannot happen: the encoder refuses nothing it took */
@@ -278,8 +310,10 @@ void *lsm_wal_thread(void *arg)
 			db->wal_kick = false;
 		/* Sleep until the periodic upload, or the earliest retry. Due but
 		 * with every slot taken: until an upload returns (it broadcasts). */
-		uint64_t until = db->wal_enc_open && !due ? db->wal_next_due_ms
-							  : now + db->o.flush_interval_ms;
+		uint64_t until = db->wal_enc_open && !due && !held ? db->wal_next_due_ms
+								   : now + db->o.flush_interval_ms;
+		if (held && hold_until_us && hold_until_us / 1000 + 1 < until)
+			until = hold_until_us / 1000 + 1; /* the oldest upload may be stuck by then */
 		for (uint64_t id = db->durable_wal_id + 1; id < db->wal_pending_id; id++) {
 			struct lsm_wal_slot *r = slot_of(db, id);
 			if (r->id == id && !r->uploading && !r->landed && r->retry_at_ms < until)

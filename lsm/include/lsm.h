@@ -47,11 +47,16 @@ struct lsm_options {
 	unsigned max_frozen;       /* writers wait while this many await flushing; 0 = 2 */
 	unsigned flush_interval_ms;/* upload unflushed WAL at least this often; 0 = 100 */
 	size_t wal_upload_bytes;   /* ...or when this many bytes are unflushed; 0 = 8 MiB */
-	/* WAL uploads in flight at once (1 to 8; 0 = 4). Writers that arrive
-	 * while uploads are in flight fill the next object (group commit);
-	 * writes become durable strictly in WAL order whatever order the
-	 * uploads land in. */
+	/* WAL uploads in flight at most (1 to 8; 0 = 4). Writes become
+	 * durable strictly in WAL order whatever order the uploads land in.
+	 * A further upload starts while one is in flight only when the next
+	 * object holds wal_pipeline_bytes (0 = 256 KiB), or the oldest upload
+	 * in flight has taken twice the usual PUT time (a slow or stuck
+	 * request); otherwise writers that arrive meanwhile fill the next
+	 * object (group commit): small commits cost few PUTs, large writes
+	 * and slow stores get uploads in parallel. */
 	unsigned wal_max_inflight;
+	size_t wal_pipeline_bytes;
 
 	size_t block_size;         /* SST data block target; 0 = 4096 */
 	int compression_level;     /* zstd level; 0 = 3, negative = off */

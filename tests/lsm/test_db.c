@@ -388,6 +388,7 @@ static void t_pipeline_fence(void *ctx)
 	oa.store = fault;
 	oa.flush_interval_ms = 1; /* every write gets an object of its own */
 	oa.wal_max_inflight = 4;
+	oa.wal_pipeline_bytes = 1; /* ...and an upload of its own at once */
 	slow.delay_rate = 0; /* A's open: quick */
 	zs3_fault_set(fault, &slow);
 	REQUIRE(lsm_open(&oa, &a) == LSM_OK);
@@ -502,6 +503,7 @@ static void t_pipeline_errors(void *ctx)
 	memset(&o, 0, sizeof(o));
 	o.store = inner;
 	o.wal_max_inflight = 4;
+	o.wal_pipeline_bytes = 1; /* every object its own upload at once: a full pipeline */
 	o.flush_interval_ms = 5;
 	REQUIRE(lsm_open(&o, &w.db) == LSM_OK);
 	LST(lsm_close(w.db), LSM_OK); /* the tree exists: read-only opens find it */
@@ -594,6 +596,65 @@ static void t_wait_own_token(void *ctx)
 	(void)lsm_close(db);
 	REQUIRE(lsm_open(&o, &db) == LSM_OK);
 	CHECK(has(db, "a", "1") && has(db, "b", "2"));
+	(void)lsm_close(db);
+	fixture_close(&f);
+}
+
+/* Small commits arriving while an upload is in flight wait for it and share
+ * the next one (group commit), rather than each starting an upload of its
+ * own: with the usual PUT time known, a second upload starts only for a
+ * big object or a stuck first one. */
+struct small_commit {
+	struct lsm_db *db;
+	int i;
+	lsm_status st;
+};
+
+static void *small_commit(void *arg)
+{
+	struct small_commit *c = arg;
+	char k[16];
+	snprintf(k, sizeof(k), "small%02d", c->i);
+	c->st = put1(c->db, k, "v", LSM_WRITE_DURABLE);
+	return NULL;
+}
+
+static void t_pipeline_groups_small(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct zs3_fault_config slow = { .seed = seed, .delay_rate = 1.0, .delay_ms = 300,
+					 .op_mask = 1u << ZS3_OP_PUT };
+	struct zs3_store *fault;
+	struct lsm_stats s0, s1;
+	pthread_t th[10];
+	struct small_commit c[10];
+
+	REQUIRE(fixture_open(&f, "pgroup"));
+	REQUIRE(zs3_open_fault(f.store, &slow, &fault) == ZS3_OK);
+	f.store = fault;
+	memset(&o, 0, sizeof(o));
+	o.store = fault;
+	o.wal_max_inflight = 4;
+	o.flush_interval_ms = 3600 * 1000;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	LST(put1(db, "warm", "v", LSM_WRITE_DURABLE), LSM_OK); /* the usual PUT time: ~300 ms */
+	lsm_stats(db, &s0);
+	for (int i = 0; i < 10; i++) {
+		c[i] = (struct small_commit){ db, i, LSM_OK };
+		pthread_create(&th[i], NULL, small_commit, &c[i]);
+		usleep(10 * 1000); /* all ten within ~100 ms: the first upload's time */
+	}
+	for (int i = 0; i < 10; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(c[i].st == LSM_OK);
+	}
+	lsm_stats(db, &s1);
+	printf("  10 small commits in %llu uploads\n",
+	       (unsigned long long)(s1.wal_uploads - s0.wal_uploads));
+	CHECK(s1.wal_uploads - s0.wal_uploads <= 3); /* one, then one for the rest */
 	(void)lsm_close(db);
 	fixture_close(&f);
 }
@@ -1275,6 +1336,7 @@ int main(int argc, char **argv)
 	tl_run("pipeline_fence", t_pipeline_fence, NULL);
 	tl_run("pipeline_errors", t_pipeline_errors, NULL);
 	tl_run("wait_own_token", t_wait_own_token, NULL);
+	tl_run("pipeline_groups_small_commits", t_pipeline_groups_small, NULL);
 	tl_run("checkpoint", t_checkpoint, NULL);
 	tl_run("read_only_beside_writer", t_read_only_beside_writer, NULL);
 	tl_run("group_commit", t_group_commit, NULL);

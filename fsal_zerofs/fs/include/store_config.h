@@ -43,7 +43,7 @@ struct zfs_store_config {
 	bool addressing_set;
 	uint32_t memory_cache_mb;   /* 64 unless set */
 	uint32_t flush_interval_ms; /* 100 unless set */
-	uint32_t wal_uploads;       /* WAL uploads in flight at once, 1-8; 4 unless set */
+	uint32_t wal_uploads;       /* WAL uploads in flight at most, 1-8; 4 unless set */
 	bool sync;                  /* true unless set */
 };
 
