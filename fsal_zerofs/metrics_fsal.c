@@ -375,8 +375,12 @@ static bool render(void *arg, struct zm_text *t)
 			zs3_stats(exp->store, &s->store);
 		}
 		if (zerofs_fs(exp)) { /* acquire: exp->db is set too */
+			struct zfs_stats zs;
 			s->open = true;
 			lsm_stats(exp->db, &s->lsm);
+			zfs_stats(zerofs_fs(exp), &zs);
+			s->fs_lock_waits = zs.lock_waits;
+			s->fs_lock_wait_ns = zs.lock_wait_ns;
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);

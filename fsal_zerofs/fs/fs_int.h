@@ -49,6 +49,7 @@ struct zfs {
 	 * changed an inode of each stripe: what a COMMIT of such an inode
 	 * waits for (zfs_commit_ino). Only grows. */
 	_Atomic uint64_t stripe_token[ZFS_STRIPES];
+	_Atomic uint64_t lock_waits, lock_wait_ns; /* zfs_stats */
 };
 
 /* The stripes one operation holds: ascending, no duplicates. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs_int.h"
 
@@ -42,8 +43,18 @@ void zfs_lock(struct zfs *fs, struct zfs_locks *l, const uint64_t *inos, unsigne
 	}
 	pthread_rwlock_rdlock(&fs->quiesce);
 	l->held = true;
-	for (unsigned k = 0; k < l->n; k++)
-		pthread_mutex_lock(&fs->stripe[l->idx[k]]);
+	for (unsigned k = 0; k < l->n; k++) {
+		pthread_mutex_t *m = &fs->stripe[l->idx[k]];
+		if (pthread_mutex_trylock(m) == 0)
+			continue;
+		struct timespec a, b; /* held by another: count the wait */
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		pthread_mutex_lock(m);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		atomic_fetch_add(&fs->lock_waits, 1);
+		atomic_fetch_add(&fs->lock_wait_ns, (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000LL +
+							      (b.tv_nsec - a.tv_nsec)));
+	}
 }
 
 void zfs_unlock(struct zfs *fs, struct zfs_locks *l)
@@ -70,6 +81,12 @@ bool zfs_holds(const struct zfs_locks *l, const uint64_t *inos, unsigned n)
 			return false;
 	}
 	return true;
+}
+
+void zfs_stats(struct zfs *fs, struct zfs_stats *out)
+{
+	out->lock_waits = atomic_load(&fs->lock_waits);
+	out->lock_wait_ns = atomic_load(&fs->lock_wait_ns);
 }
 
 void zfs_lock_all(struct zfs *fs)

@@ -272,6 +272,12 @@ static void render_lsm(struct zm_text *t, const struct zm_export_snapshot *e, si
 	SIMPLE_U64(t, e, n, "zerofs_lsm_wal_uploads_in_flight", "gauge",
 		   "WAL uploads under way now (the pipeline's depth in use)", OPEN,
 		   x->lsm.wal_uploads_in_flight);
+	SIMPLE_U64(t, e, n, "zerofs_fs_lock_waits_total", "counter",
+		   "Mutations that waited for an inode's lock stripe held by another", OPEN,
+		   x->fs_lock_waits);
+	SIMPLE_F(t, e, n, "zerofs_fs_lock_wait_seconds_total", "counter",
+		 "Time mutations spent waiting for lock stripes", OPEN,
+		 (double)x->fs_lock_wait_ns / 1e9);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_durable_waits_total", "counter",
 		   "Waits for durability (stable writes, COMMITs, Sync metadata) that had to wait for an upload",
 		   OPEN, x->lsm.durable_waits);

@@ -94,6 +94,8 @@ struct zm_export_snapshot {
 	struct zm_op_snapshot ops[ZM_OP_COUNT];
 	struct zs3_stats store;
 	struct lsm_stats lsm;
+	/* the filesystem core's lock stripes (fs.h zfs_stats), when open */
+	uint64_t fs_lock_waits, fs_lock_wait_ns;
 };
 
 /* A growing text buffer; oom is sticky. */

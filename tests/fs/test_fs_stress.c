@@ -489,6 +489,11 @@ static void t_model(void *ctx)
 	printf("  %d threads x %d ops: %d answers differed from the models; %d objects live, "
 	       "%zu inode numbers handed out\n", THREADS, ws[0].ops, failures, live, n_inos);
 	CHECK(failures == 0);
+	struct zfs_stats zs;
+	zfs_stats(fs, &zs);
+	printf("  lock stripes: %llu waits, %.1f ms waited in all\n",
+	       (unsigned long long)zs.lock_waits, (double)zs.lock_wait_ns / 1e6);
+	CHECK(zs.lock_waits > 0); /* six threads in four shared directories do meet */
 	qsort(all, n_inos, sizeof(all[0]), cmp_u64);
 	for (size_t i = 1; i < n_inos; i++)
 		CHECK_MSG(all[i] != all[i - 1], "inode %llu handed out twice",

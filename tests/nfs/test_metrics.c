@@ -385,6 +385,8 @@ static void t_workload(void *ctx)
 		      per_export(&p0, 1, "zerofs_lsm_durable_waits_total") >= 1);
 	CHECK(per_export(&p2, 1, "zerofs_lsm_durable_wait_seconds_total") >
 	      per_export(&p0, 1, "zerofs_lsm_durable_wait_seconds_total"));
+	CHECK(per_export(&p2, 1, "zerofs_fs_lock_waits_total") >= 0 &&
+	      per_export(&p2, 1, "zerofs_fs_lock_wait_seconds_total") >= 0);
 	CHECK(per_export(&p2, 1, "zerofs_lsm_wal_uploads_in_flight") >= 0 &&
 	      per_export(&p2, 1, "zerofs_lsm_wal_uploads_in_flight") <= 8);
 	/* the latency of those writes is in the histogram */

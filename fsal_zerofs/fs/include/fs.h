@@ -174,6 +174,14 @@ int zfs_commit_mine(struct zfs *fs);
 int zfs_commit_ino(struct zfs *fs, uint64_t ino);
 int zfs_statfs(struct zfs *fs, struct zfs_statfs *out);
 
+/* How often mutations waited for a lock stripe another held, and how long
+ * in all (since zfs_open): contention between clients, for metrics. */
+struct zfs_stats {
+	uint64_t lock_waits;
+	uint64_t lock_wait_ns;
+};
+void zfs_stats(struct zfs *fs, struct zfs_stats *out);
+
 /* Maps an engine status to the errno above (an EIO takes the engine's
  * detail with it). */
 int zfs_errno(lsm_status st);
