@@ -83,6 +83,13 @@ bool zfs_holds(const struct zfs_locks *l, const uint64_t *inos, unsigned n)
 	return true;
 }
 
+/* Here, beside the stripes, not in fs_tx.c: the stripe is what it waits for. */
+int zfs_commit_ino(struct zfs *fs, uint64_t ino)
+{
+	uint64_t token = atomic_load(&fs->stripe_token[zfs_stripe_of(ino)]);
+	return token ? zfs_errno(lsm_wait_durable(fs->db, token)) : 0;
+}
+
 void zfs_stats(struct zfs *fs, struct zfs_stats *out)
 {
 	out->lock_waits = atomic_load(&fs->lock_waits);

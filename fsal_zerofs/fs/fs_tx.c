@@ -181,11 +181,6 @@ int zfs_commit_mine(struct zfs *fs)
 	return zfs_errno(lsm_wait_durable(fs->db, thread_token));
 }
 
-int zfs_commit_ino(struct zfs *fs, uint64_t ino)
-{
-	uint64_t token = atomic_load(&fs->stripe_token[zfs_stripe_of(ino)]);
-	return token ? zfs_errno(lsm_wait_durable(fs->db, token)) : 0;
-}
 
 /* ---- records ---- */
 
