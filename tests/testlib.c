@@ -1,9 +1,11 @@
 /* tests/testlib.c - see testlib.h */
 #include "testlib.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 _Atomic int tl_failures;
 const char *tl_current;
@@ -79,6 +81,29 @@ int tl_finish(void)
 	if (failed || (!passed && !skipped))
 		return 1;
 	return passed ? 0 : 77;
+}
+
+int tl_fork_kill(void (*fn)(int round, int fd), int round, unsigned after_us, int *how)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		fn(round, p[1]);
+		_exit(99); /* fn returned: the caller's check of *how says so */
+	}
+	close(p[1]);
+	usleep(after_us);
+	kill(pid, SIGKILL);
+	waitpid(pid, how, 0);
+	return p[0];
 }
 
 unsigned long long tl_seed(void)

@@ -91,6 +91,13 @@ bool tl_selected(const char *name);
  * *len bytes; NULL if out of memory); its exit status, or -1 if it could
  * not run or did not exit. */
 int tl_capture(const char *cmd, char **out, size_t *len);
+
+/* Crash tests: forks a child that runs fn(round, fd) with fd the write end
+ * of a pipe (fn must not return: it works until killed), SIGKILLs it after
+ * after_us microseconds and reaps it. Returns the pipe's read end (what the
+ * child wrote is still there; close it), or -1. *how: the child's exit
+ * status for the caller to check that the kill is what ended it. */
+int tl_fork_kill(void (*fn)(int round, int fd), int round, unsigned after_us, int *how);
 /* splitmix64: the next pseudo-random 64 bits from *state. */
 unsigned long long tl_rand64(unsigned long long *state);
 /* Fills p with n pseudo-random bytes from *state. */

@@ -562,22 +562,13 @@ static void t_kill(void *ctx)
 	int bad = 0;
 
 	for (int r = 0; r < KILLS && !bad; r++) {
-		int p[2];
-		REQUIRE(pipe(p) == 0);
-		pid_t pid = fork();
-		REQUIRE(pid >= 0);
-		if (pid == 0) {
-			close(p[0]);
-			child_main(r, p[1]);
-		}
-		close(p[1]);
-		usleep((useconds_t)(50000 + tl_rand64(&rs) % 300000));
-		kill(pid, SIGKILL);
 		int status;
-		waitpid(pid, &status, 0);
+		int rfd = tl_fork_kill(child_main, r, (unsigned)(50000 + tl_rand64(&rs) % 300000),
+				       &status);
+		REQUIRE(rfd >= 0);
 		CHECK_MSG(WIFSIGNALED(status), "round %d: the child exited by itself (%d)", r,
 			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		FILE *f = fdopen(p[0], "r");
+		FILE *f = fdopen(rfd, "r");
 		unsigned long long ino;
 		while (f && fscanf(f, "%llu", &ino) == 1) {
 			given_max = ino > given_max ? ino : given_max;

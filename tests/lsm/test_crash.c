@@ -208,20 +208,11 @@ static void t_crash(void *ctx)
 	long total_acked = 0, total_present = 0;
 	int bad = 0;
 	for (int r = 0; r < KILLS && !bad; r++) {
-		int p[2];
-		REQUIRE(pipe(p) == 0);
-		pid_t pid = fork();
-		REQUIRE(pid >= 0);
-		if (pid == 0) {
-			close(p[0]);
-			child_main(r, p[1]);
-		}
-		close(p[1]);
-		rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
-		usleep((useconds_t)(30000 + (rs >> 33) % 250000)); /* 30-280 ms in */
-		kill(pid, SIGKILL);
 		int status;
-		waitpid(pid, &status, 0);
+		rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+		int rfd = tl_fork_kill(child_main, r, (unsigned)(30000 + (rs >> 33) % 250000),
+				       &status); /* 30-280 ms in */
+		REQUIRE(rfd >= 0);
 		CHECK_MSG(WIFSIGNALED(status), "round %d: child exited by itself (%d)", r,
 			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		/* each writer's last complete line is its newest acknowledged batch */
@@ -231,7 +222,7 @@ static void t_crash(void *ctx)
 		char buf[256], line[32];
 		size_t ll = 0;
 		ssize_t got;
-		while ((got = read(p[0], buf, sizeof(buf))) > 0) {
+		while ((got = read(rfd, buf, sizeof(buf))) > 0) {
 			for (ssize_t i = 0; i < got; i++) {
 				if (buf[i] == '\n') {
 					char *end;
@@ -245,7 +236,7 @@ static void t_crash(void *ctx)
 				}
 			}
 		}
-		close(p[0]);
+		close(rfd);
 
 		struct zs3_store *s;
 		struct lsm_options o;
