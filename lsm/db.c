@@ -14,6 +14,7 @@
 #include "db_int.h"
 #include "db_iter.h"
 #include "merge_iter.h"
+#include "vlog.h"
 
 #define EPOCH_SHIFT 40 /* SST id = epoch << 40 | counter */
 
@@ -38,6 +39,7 @@ static void fill_defaults(struct lsm_options *o)
 	DEF(block_cache_bytes, 64u << 20);
 	DEF(gc_min_age_ms, 3600u * 1000);
 	DEF(gc_interval_ms, 600u * 1000);
+	DEF(value_sep_bytes, 1024);
 #undef DEF
 	if (o->compression_level == 0)
 		o->compression_level = 3;
@@ -52,6 +54,8 @@ static void fill_defaults(struct lsm_options *o)
 struct replay {
 	struct lsm_db *db;
 	uint64_t skip_upto; /* records wholly at or below this seq are in SSTs */
+	uint64_t wal_id;    /* the object being replayed */
+	const uint8_t *base; /* its bytes */
 };
 
 static lsm_status replay_record(void *ctx, uint64_t first_seq, uint32_t count,
@@ -66,7 +70,9 @@ static lsm_status replay_record(void *ctx, uint64_t first_seq, uint32_t count,
 	if (first_seq <= db->last_seq)
 		return lsm_fail(LSM_ECORRUPT, "WAL record at seq %" PRIu64 " overlaps seq %" PRIu64
 			       " already applied", first_seq, db->last_seq);
-	if ((st = lsm_memtable_apply_body(db->active, body, len, count, first_seq)))
+	if ((st = lsm_memtable_apply_body(db->active, body, len, count, first_seq)) ||
+	    (st = lsm_wal_place_values(db, db->active, r->wal_id, (size_t)(body - r->base), body,
+				       len, count, first_seq)))
 		return st;
 	db->last_seq = last;
 	return LSM_OK;
@@ -79,13 +85,14 @@ static lsm_status replay_wal(struct lsm_db *db, uint64_t id, uint64_t skip_upto,
 	char key[64];
 	struct zs3_buf b = { 0 };
 	struct lsm_wal_header h;
-	struct replay r = { db, skip_upto };
+	struct replay r = { db, skip_upto, id, NULL };
 	lsm_status st;
 	lsm_wal_key(id, key);
 	zs3_status zst = zs3_get(db->store, key, zs3_range_all(), &b, NULL);
 	if (zst) {
 		st = zst == ZS3_ENOTFOUND ? LSM_ENOTFOUND : lsm_from_zs3(zst);
 	} else {
+		r.base = b.data;
 		st = lsm_wal_decode(b.data, b.len, &h, replay_record, &r);
 		if (st == LSM_OK) {
 			db->wal_replayed_objects++;
@@ -460,6 +467,14 @@ lsm_status lsm_get(struct lsm_db *db, const void *key, size_t klen, struct lsm_b
 		out->len = 0;
 		return LSM_ENOTFOUND;
 	}
+	if (type == LSM_TYPE_BLOB_REF) { /* stored out of line: out holds the pointer */
+		uint8_t ref[LSM_VPTR_MAX_BYTES];
+		size_t n = out->len;
+		if (n > sizeof(ref))
+			return lsm_fail(LSM_ECORRUPT, "value pointer of %zu bytes", n);
+		memcpy(ref, out->data, n);
+		return lsm_vlog_read(db, ref, n, out);
+	}
 	if (type != LSM_TYPE_PUT)
 		return lsm_fail(LSM_ECORRUPT, "value of unsupported type %d", (int)type);
 	return LSM_OK;
@@ -585,6 +600,11 @@ lsm_status lsm_flush(struct lsm_db *db)
 
 /* ---- iterators ---- */
 
+static lsm_status resolve_value(void *ctx, const uint8_t *ref, size_t n, struct lsm_buf *out)
+{
+	return lsm_vlog_read(ctx, ref, n, out);
+}
+
 /* Wraps the merge of a read view's sources and holds the view until
  * destroyed. A view is immutable (its memtables only gain entries above its
  * snapshot, its SSTs never change), so compaction never needs to know about
@@ -666,6 +686,7 @@ lsm_status lsm_iterator(struct lsm_db *db, const struct lsm_read_options *ro,
 		.lower = ro ? ro->lower : NULL, .lower_len = ro ? ro->lower_len : 0,
 		.upper = ro ? ro->upper : NULL, .upper_len = ro ? ro->upper_len : 0,
 		.prefix = ro ? ro->prefix : NULL, .prefix_len = ro ? ro->prefix_len : 0,
+		.resolve = resolve_value, .resolve_ctx = db,
 	};
 	return lsm_db_iter_new(&vi->base, &o, out); /* takes vi, also on failure */
 fail:
@@ -849,6 +870,23 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 	o->wal_uploads_in_flight = db->wal_uploading;
 	o->durable_waits = atomic_load(&db->stats.durable_waits);
 	o->durable_wait_us = atomic_load(&db->stats.durable_wait_us);
+	o->vlog_separated = atomic_load(&db->stats.vlog_separated);
+	o->vlog_separated_bytes = atomic_load(&db->stats.vlog_separated_bytes);
+	o->vlog_reads = atomic_load(&db->stats.vlog_reads);
+	o->vlog_read_bytes = atomic_load(&db->stats.vlog_read_bytes);
+	struct lsm_vref_set objs = { 0 };
+	for (size_t i = 0; i < m->l0_count; i++)
+		for (size_t j = 0; j < m->l0[i].n_vrefs; j++)
+			(void)lsm_vref_set_add(&objs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
+	for (size_t r = 0; r < m->run_count; r++)
+		for (size_t i = 0; i < m->runs[r].count; i++)
+			for (size_t j = 0; j < m->runs[r].ssts[i].n_vrefs; j++)
+				(void)lsm_vref_set_add(&objs, m->runs[r].ssts[i].vrefs[j].obj,
+						       m->runs[r].ssts[i].vrefs[j].bytes);
+	o->vlog_objects = objs.n;
+	for (size_t i = 0; i < objs.n; i++)
+		o->vlog_live_bytes += objs.v[i].bytes;
+	lsm_vref_set_free(&objs);
 	for (size_t i = 0; i < db->n_ssts; i++) {
 		if (db->ssts[i].sst) {
 			struct lsm_sst_stats ss;

@@ -21,6 +21,7 @@
 
 #include "db_int.h"
 #include "merge_iter.h"
+#include "vlog.h"
 
 lsm_status lsm_freeze_active(struct lsm_db *db)
 {
@@ -84,9 +85,14 @@ static uint64_t alloc_sst_id(struct lsm_db *db)
 
 /* Fills info from a finished builder. */
 static lsm_status sst_info_from(struct lsm_sst_info *info, uint64_t id, uint64_t size,
-				const struct lsm_sst_props *p)
+				const struct lsm_sst_props *p, struct lsm_vref_set *refs)
 {
 	memset(info, 0, sizeof(*info));
+	/* the SST's value references: taken over from refs */
+	info->vrefs = refs->v;
+	info->n_vrefs = refs->n;
+	refs->v = NULL;
+	refs->n = refs->cap = 0;
 	info->id = id;
 	info->size = size;
 	info->entries = p->entries;
@@ -124,7 +130,9 @@ lsm_status lsm_flush_one(struct lsm_db *db, bool *did)
 	struct lsm_manifest next;
 	struct lsm_sst_info info;
 	struct lsm_memtable *mt;
-	uint64_t last_wal, id, min_seq, max_seq;
+	struct lsm_vref_set refs = { 0 };
+	struct lsm_buf ikey = { 0 };
+	uint64_t last_wal, id, min_seq, max_seq, separated = 0, separated_bytes = 0;
 	lsm_status st;
 
 	*did = false;
@@ -160,6 +168,27 @@ lsm_status lsm_flush_one(struct lsm_db *db, bool *did)
 	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
 		size_t kl, vl;
 		const uint8_t *k = lsm_iter_key(it, &kl), *v = lsm_iter_value(it, &vl);
+		struct lsm_vptr p;
+		uint32_t off;
+		if (lsm_ikey_type(k, kl) == LSM_TYPE_PUT && vl >= db->o.value_sep_bytes &&
+		    lsm_memtable_iter_vlog(it, &p.obj, &off)) {
+			/* the value is in WAL object p.obj already: point to it */
+			uint8_t ref[LSM_VPTR_MAX_BYTES];
+			size_t ul = lsm_ikey_user_len(kl);
+			p.off = off;
+			p.len = (uint32_t)vl;
+			p.sum = lsm_checksum(v, vl);
+			ikey.len = 0;
+			if ((st = lsm_buf_reserve(&ikey, kl)))
+				goto out;
+			lsm_ikey_encode(ikey.data, k, ul, lsm_ikey_seq(k, kl), LSM_TYPE_BLOB_REF);
+			if ((st = lsm_vref_set_add(&refs, p.obj, vl)) ||
+			    (st = lsm_sst_builder_add(b, ikey.data, kl, ref, lsm_vptr_encode(&p, ref))))
+				goto out;
+			separated++;
+			separated_bytes += vl;
+			continue;
+		}
 		if ((st = lsm_sst_builder_add(b, k, kl, v, vl)))
 			goto out;
 	}
@@ -168,7 +197,7 @@ lsm_status lsm_flush_one(struct lsm_db *db, bool *did)
 	id = alloc_sst_id(db);
 	if ((st = lsm_db_put_sst(db, id, &bytes)))
 		goto out;
-	if ((st = sst_info_from(&info, id, bytes.len, lsm_sst_builder_props(b))))
+	if ((st = sst_info_from(&info, id, bytes.len, lsm_sst_builder_props(b), &refs)))
 		goto out;
 
 	if ((st = lsm_manifest_copy(&next, &db->version->m))) {
@@ -204,8 +233,12 @@ lsm_status lsm_flush_one(struct lsm_db *db, bool *did)
 	pthread_mutex_unlock(&db->lock);
 	atomic_fetch_add(&db->stats.flushes, 1);
 	atomic_fetch_add(&db->stats.l0_bytes, bytes.len);
+	atomic_fetch_add(&db->stats.vlog_separated, separated);
+	atomic_fetch_add(&db->stats.vlog_separated_bytes, separated_bytes);
 	*did = true;
 out:
+	lsm_vref_set_free(&refs);
+	lsm_buf_free(&ikey);
 	lsm_iter_destroy(it);
 	lsm_sst_builder_free(b);
 	lsm_buf_free(&bytes);
@@ -228,6 +261,7 @@ struct compaction {
 	uint64_t bytes_out;
 	struct lsm_sst **readers; /* private input readers, closed after the merge */
 	size_t n_readers;
+	struct lsm_vref_set refs; /* value references of the output being built */
 };
 
 /* Adds an iterator over one input SST, read through a private uncached
@@ -273,6 +307,7 @@ static lsm_status cut_output(struct compaction *c, struct lsm_sst_builder **b)
 	if (lsm_sst_builder_props(*b)->entries == 0) {
 		lsm_sst_builder_free(*b);
 		*b = NULL;
+		lsm_vref_set_free(&c->refs);
 		return LSM_OK;
 	}
 	if ((st = lsm_sst_builder_finish(*b, &bytes)))
@@ -285,7 +320,8 @@ static lsm_status cut_output(struct compaction *c, struct lsm_sst_builder **b)
 		goto out;
 	}
 	c->out = grown;
-	if ((st = sst_info_from(&c->out[c->n_out], id, bytes.len, lsm_sst_builder_props(*b))))
+	if ((st = sst_info_from(&c->out[c->n_out], id, bytes.len, lsm_sst_builder_props(*b),
+				&c->refs)))
 		goto out;
 	c->n_out++;
 	c->bytes_out += bytes.len;
@@ -357,6 +393,12 @@ static lsm_status run_merge(struct compaction *c)
 		}
 		if (!b && (st = lsm_sst_builder_new(&so, &b)))
 			break;
+		if (lsm_ikey_type(k, kl) == LSM_TYPE_BLOB_REF) {
+			struct lsm_vptr p;
+			if ((st = lsm_vptr_decode(v, vl, &p)) ||
+			    (st = lsm_vref_set_add(&c->refs, p.obj, p.len)))
+				break;
+		}
 		if ((st = lsm_sst_builder_add(b, k, kl, v, vl)))
 			break;
 	}
@@ -484,6 +526,7 @@ lsm_status lsm_compact_if_due(struct lsm_db *db, bool force_all, bool *did)
 	}
 out:
 	close_readers(&c); /* after run_merge destroyed its iterators */
+	lsm_vref_set_free(&c.refs);
 	for (size_t i = 0; i < c.n_out; i++)
 		lsm_sst_info_free(&c.out[i]);
 	free(c.out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db_int.h"
+#include "vlog.h"
 
 struct id_set {
 	uint64_t *ids;
@@ -30,14 +31,25 @@ static lsm_status set_add(struct id_set *s, uint64_t id)
 	return LSM_OK;
 }
 
-static lsm_status set_add_manifest(struct id_set *s, const struct lsm_manifest *m)
+/* The SST's id into s, and the WAL objects its values lie in into vobjs. */
+static lsm_status add_sst(struct id_set *s, struct lsm_vref_set *vobjs,
+			  const struct lsm_sst_info *info)
+{
+	lsm_status st = set_add(s, info->id);
+	for (size_t i = 0; i < info->n_vrefs && !st; i++)
+		st = lsm_vref_set_add(vobjs, info->vrefs[i].obj, info->vrefs[i].bytes);
+	return st;
+}
+
+static lsm_status set_add_manifest(struct id_set *s, struct lsm_vref_set *vobjs,
+				   const struct lsm_manifest *m)
 {
 	lsm_status st = LSM_OK;
 	for (size_t i = 0; i < m->l0_count && !st; i++)
-		st = set_add(s, m->l0[i].id);
+		st = add_sst(s, vobjs, &m->l0[i]);
 	for (size_t r = 0; r < m->run_count; r++)
 		for (size_t i = 0; i < m->runs[r].count && !st; i++)
-			st = set_add(s, m->runs[r].ssts[i].id);
+			st = add_sst(s, vobjs, &m->runs[r].ssts[i]);
 	return st;
 }
 
@@ -99,6 +111,7 @@ static lsm_status sweep(struct lsm_db *db, const char *prefix, bool (*keep)(stru
 
 struct gc_ctx {
 	struct id_set live_ssts, pinned_manifests;
+	struct lsm_vref_set live_vobjs; /* WAL objects live SSTs' values lie in */
 	uint64_t wal_flushed, manifest_id;
 };
 
@@ -111,8 +124,10 @@ static bool keep_sst(struct lsm_db *db, void *ctx, uint64_t id)
 static bool keep_wal(struct lsm_db *db, void *ctx, uint64_t id)
 {
 	(void)db;
-	/* WAL wal_flushed may still hold unflushed batches (see lsm_open) */
-	return id >= ((struct gc_ctx *)ctx)->wal_flushed;
+	/* WAL wal_flushed may still hold unflushed batches (see lsm_open);
+	 * older ones may hold values that SSTs point to (vlog.h) */
+	return id >= ((struct gc_ctx *)ctx)->wal_flushed ||
+	       lsm_vref_set_has(&((struct gc_ctx *)ctx)->live_vobjs, id);
 }
 
 static bool keep_manifest(struct lsm_db *db, void *ctx, uint64_t id)
@@ -140,13 +155,13 @@ lsm_status lsm_gc_progress(struct lsm_db *db, lsm_progress_fn fn, void *fn_ctx, 
 	v = lsm_version_ref(db);
 	g.wal_flushed = v->m.wal_flushed;
 	g.manifest_id = v->m.id;
-	st = set_add_manifest(&g.live_ssts, &v->m);
+	st = set_add_manifest(&g.live_ssts, &g.live_vobjs, &v->m);
 	for (size_t i = 0; i < v->m.checkpoint_count && !st; i++) {
 		struct lsm_manifest cp;
 		uint64_t id = v->m.checkpoints[i].manifest_id;
 		if ((st = set_add(&g.pinned_manifests, id)) || (st = lsm_manifest_load(db->store, id, &cp)))
 			break;
-		st = set_add_manifest(&g.live_ssts, &cp);
+		st = set_add_manifest(&g.live_ssts, &g.live_vobjs, &cp);
 		lsm_manifest_free(&cp);
 	}
 	lsm_version_unref(v);
@@ -158,5 +173,6 @@ lsm_status lsm_gc_progress(struct lsm_db *db, lsm_progress_fn fn, void *fn_ctx, 
 		st = sweep(db, "manifest/", keep_manifest, &g, &pr, deleted);
 	free(g.live_ssts.ids);
 	free(g.pinned_manifests.ids);
+	lsm_vref_set_free(&g.live_vobjs);
 	return st;
 }

@@ -133,6 +133,8 @@ struct lsm_db {
 		atomic_uint_fast64_t disk_hits, disk_misses;
 		atomic_uint_fast64_t write_stalls; /* writes refused after write_stall_ms */
 		atomic_uint_fast64_t durable_waits, durable_wait_us;
+		atomic_uint_fast64_t vlog_reads, vlog_read_bytes; /* GETs of separated values */
+		atomic_uint_fast64_t vlog_separated, vlog_separated_bytes; /* by flushes */
 	} stats;
 };
 
@@ -148,8 +150,16 @@ lsm_status lsm_wal_upload_pending(struct lsm_db *db);
 size_t lsm_wal_sealed_bytes(const struct lsm_db *db);
 /* Waits until WAL id `id` is durable; the error of a failed upload otherwise. */
 lsm_status lsm_wal_wait_durable(struct lsm_db *db, uint64_t id);
-/* Appends a committed batch to the pending WAL object (caller holds lock). */
+/* Appends a committed batch to the pending WAL object (caller holds lock and
+ * write_lock; the batch is in db->active) and records in the memtable where
+ * its separable values lie in that object. */
 lsm_status lsm_wal_append(struct lsm_db *db, uint64_t first_seq, const struct lsm_batch *b);
+/* Records in mt where the separable values (PUTs of at least
+ * o.value_sep_bytes) of a batch body lie: WAL object wal_id, the body at
+ * body_off in it (vlog.h). Caller serialises it with mt's writers. */
+lsm_status lsm_wal_place_values(struct lsm_db *db, struct lsm_memtable *mt, uint64_t wal_id,
+				size_t body_off, const uint8_t *body, size_t len, uint32_t count,
+				uint64_t first_seq);
 
 /* db_fatal.c: records a fatal state (e.g. fenced) and wakes every waiter.
  * Caller holds lock. */
@@ -167,6 +177,10 @@ lsm_status lsm_freeze_active(struct lsm_db *db);
 /* Installs m as the next manifest version (caller holds manifest_lock; m->id
  * is set here). */
 lsm_status lsm_install_manifest(struct lsm_db *db, struct lsm_manifest *m);
+
+/* db_vlog.c: the value a pointer (vlog.h) names, read through the block
+ * cache; LSM_ECORRUPT if it is missing or does not match its checksum. */
+lsm_status lsm_vlog_read(struct lsm_db *db, const uint8_t *ref, size_t n, struct lsm_buf *out);
 
 /* db_sst.c */
 lsm_status lsm_db_sst(struct lsm_db *db, const struct lsm_sst_info *info, struct lsm_sst **out);

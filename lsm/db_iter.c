@@ -15,6 +15,11 @@ struct lsm_db_iter {
 	bool has_upper, has_prefix;
 	struct lsm_buf key;    /* the current user key (or the one being skipped) */
 	struct lsm_buf target; /* scratch: internal key to seek to */
+	lsm_status (*resolve)(void *ctx, const uint8_t *ref, size_t n, struct lsm_buf *out);
+	void *resolve_ctx;
+	bool blob;             /* the current entry's value is a pointer */
+	bool resolved;         /* ...and `value` holds what it names */
+	struct lsm_buf value;
 	bool valid;
 	lsm_status st;
 };
@@ -58,12 +63,7 @@ static void settle(struct lsm_db_iter *it, bool skipping)
 		size_t ulen = lsm_ikey_user_len(klen);
 		uint64_t seq = lsm_ikey_seq(k, klen);
 		enum lsm_type type = lsm_ikey_type(k, klen);
-		if (type == LSM_TYPE_BLOB_REF) {
-			fail(it, lsm_fail(LSM_ECORRUPT, "entry with a value stored out of line "
-							"(type 2): not supported yet"));
-			return;
-		}
-		if (type != LSM_TYPE_PUT && type != LSM_TYPE_DELETE) {
+		if (type != LSM_TYPE_PUT && type != LSM_TYPE_DELETE && type != LSM_TYPE_BLOB_REF) {
 			fail(it, lsm_fail(LSM_ECORRUPT, "entry of unknown type %d", (int)type));
 			return;
 		}
@@ -84,8 +84,10 @@ static void settle(struct lsm_db_iter *it, bool skipping)
 			fail(it, st);
 			return;
 		}
-		if (type == LSM_TYPE_PUT) {
+		if (type == LSM_TYPE_PUT || type == LSM_TYPE_BLOB_REF) {
 			it->valid = true;
+			it->blob = type == LSM_TYPE_BLOB_REF;
+			it->resolved = false;
 			return;
 		}
 		skipping = true; /* a tombstone hides the older versions */
@@ -143,9 +145,26 @@ const uint8_t *lsm_db_iter_key(const struct lsm_db_iter *it, size_t *len)
 	return it->key.data;
 }
 
-const uint8_t *lsm_db_iter_value(const struct lsm_db_iter *it, size_t *len)
+const uint8_t *lsm_db_iter_value(struct lsm_db_iter *it, size_t *len)
 {
-	return lsm_iter_value(it->in, len);
+	if (!it->valid || !it->blob)
+		return lsm_iter_value(it->in, len);
+	if (!it->resolved) {
+		size_t n;
+		const uint8_t *ref = lsm_iter_value(it->in, &n);
+		lsm_status st = it->resolve ? it->resolve(it->resolve_ctx, ref, n, &it->value)
+					    : lsm_fail(LSM_ECORRUPT, "a value stored out of line "
+							   "(type 2) with nothing to read it");
+		if (st) {
+			/* the caller sees the failure in status() and stops */
+			fail(it, st);
+			*len = 0;
+			return (const uint8_t *)"";
+		}
+		it->resolved = true;
+	}
+	*len = it->value.len;
+	return it->value.data;
 }
 
 lsm_status lsm_db_iter_status(const struct lsm_db_iter *it)
@@ -163,6 +182,7 @@ void lsm_db_iter_free(struct lsm_db_iter *it)
 	lsm_buf_free(&it->prefix);
 	lsm_buf_free(&it->key);
 	lsm_buf_free(&it->target);
+	lsm_buf_free(&it->value);
 	free(it);
 }
 
@@ -177,6 +197,8 @@ lsm_status lsm_db_iter_new(struct lsm_iter *internal, const struct lsm_db_iter_o
 		return lsm_fail(LSM_ENOMEM, "out of memory creating a database iterator");
 	}
 	it->in = internal;
+	it->resolve = o->resolve;
+	it->resolve_ctx = o->resolve_ctx;
 	it->snap = o->snapshot_seq > LSM_SEQ_MAX ? LSM_SEQ_MAX : o->snapshot_seq;
 	it->has_upper = o->upper != NULL;
 	it->has_prefix = o->prefix != NULL;

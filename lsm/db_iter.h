@@ -5,9 +5,11 @@
  * Versions newer than the snapshot are ignored, older versions are shadowed,
  * and a key whose newest visible version is a tombstone is skipped.
  *
- * Values stored out of line (LSM_TYPE_BLOB_REF) are not implemented yet: such
- * an entry, or one of an unknown type, or an internal key shorter than its
- * trailer, ends the iteration with LSM_ECORRUPT rather than being misread.
+ * A value stored out of line (LSM_TYPE_BLOB_REF) is read through opts'
+ * resolve callback when value() asks for it (not before: walks that need
+ * only keys cost no reads); with no callback it is LSM_ECORRUPT. An entry of
+ * an unknown type, or an internal key shorter than its trailer, ends the
+ * iteration with LSM_ECORRUPT rather than being misread.
  * Every entry the iterator steps over is checked, shadowed ones included.
  *
  * Forward only. Not thread-safe: one iterator per thread.
@@ -30,6 +32,9 @@ struct lsm_db_iter_opts {
 	size_t upper_len;
 	const void *prefix;     /* only keys starting with these bytes, or NULL */
 	size_t prefix_len;
+	/* reads the value a BLOB_REF entry's pointer names into out */
+	lsm_status (*resolve)(void *ctx, const uint8_t *ref, size_t n, struct lsm_buf *out);
+	void *resolve_ctx;
 };
 
 struct lsm_db_iter;

@@ -43,10 +43,46 @@ lsm_status lsm_wal_append(struct lsm_db *db, uint64_t first_seq, const struct ls
 			return st;
 		db->wal_enc_open = true;
 	}
+	size_t rec_off = db->wal_buf.len - db->wal_enc.start;
 	if ((st = lsm_wal_encoder_add(&db->wal_enc, first_seq, b)))
 		return st;
 	db->wal_pending_batches++;
-	return LSM_OK;
+	size_t body_len;
+	const uint8_t *body = lsm_batch_body(b, &body_len);
+	return lsm_wal_place_values(db, db->active, db->wal_pending_id,
+				    rec_off + LSM_WAL_RECORD_HEADER_BYTES, body, body_len,
+				    lsm_batch_count(b), first_seq);
+}
+
+struct place {
+	struct lsm_db *db;
+	struct lsm_memtable *mt;
+	uint64_t obj, seq;
+	size_t body_off;     /* the body's offset in the object */
+	const uint8_t *body;
+};
+
+static lsm_status place_op(void *ctx, enum lsm_type type, const uint8_t *key, size_t klen,
+			   const uint8_t *val, size_t vlen)
+{
+	struct place *p = ctx;
+	uint64_t seq = p->seq++;
+	if (type != LSM_TYPE_PUT || vlen < p->db->o.value_sep_bytes)
+		return LSM_OK;
+	size_t off = p->body_off + (size_t)(val - p->body);
+	if (off > UINT32_MAX)
+		return LSM_OK; /* past what a position holds: the value stays inline */
+	return lsm_memtable_set_vlog(p->mt, key, klen, seq, p->obj, (uint32_t)off);
+}
+
+lsm_status lsm_wal_place_values(struct lsm_db *db, struct lsm_memtable *mt, uint64_t wal_id,
+				size_t body_off, const uint8_t *body, size_t len, uint32_t count,
+				uint64_t first_seq)
+{
+	struct place p = { db, mt, wal_id, first_seq, body_off, body };
+	if (db->o.value_sep_bytes == SIZE_MAX)
+		return LSM_OK;
+	return lsm_batch_body_iterate(body, len, count, place_op, &p);
 }
 
 static struct lsm_wal_slot *slot_of(struct lsm_db *db, uint64_t id)

@@ -7,7 +7,9 @@
 #include "manifest.h"
 
 #define MANIFEST_MAGIC UINT64_C(0x314e414d4d534c5a) /* "ZLSMMAN1" little-endian */
-#define MANIFEST_VERSION 1
+/* Version 2 added each SST's value references (vrefs); version 1 manifests
+ * are read as SSTs with none. */
+#define MANIFEST_VERSION 2
 
 void lsm_manifest_init(struct lsm_manifest *m)
 {
@@ -18,7 +20,10 @@ void lsm_sst_info_free(struct lsm_sst_info *s)
 {
 	free(s->smallest);
 	free(s->largest);
+	free(s->vrefs);
 	s->smallest = s->largest = NULL;
+	s->vrefs = NULL;
+	s->n_vrefs = 0;
 }
 
 static void free_run(struct lsm_run *r)
@@ -55,7 +60,10 @@ lsm_status lsm_sst_info_copy(struct lsm_sst_info *dst, const struct lsm_sst_info
 	*dst = *src;
 	dst->smallest = dup_bytes(src->smallest, src->smallest_len);
 	dst->largest = dup_bytes(src->largest, src->largest_len);
-	if (!dst->smallest || !dst->largest) {
+	dst->vrefs = malloc((src->n_vrefs ? src->n_vrefs : 1) * sizeof(*dst->vrefs));
+	if (dst->vrefs && src->n_vrefs)
+		memcpy(dst->vrefs, src->vrefs, src->n_vrefs * sizeof(*dst->vrefs));
+	if (!dst->smallest || !dst->largest || !dst->vrefs) {
 		lsm_sst_info_free(dst);
 		return lsm_fail(LSM_ENOMEM, "out of memory copying SST info");
 	}
@@ -128,8 +136,13 @@ static lsm_status put_sst(struct lsm_buf *b, const struct lsm_sst_info *s)
 	    (st = lsm_buf_put_varint(b, s->entries)) || (st = lsm_buf_put_varint(b, s->min_seq)) ||
 	    (st = lsm_buf_put_varint(b, s->max_seq)) ||
 	    (st = lsm_buf_put_bytes(b, s->smallest, s->smallest_len)) ||
-	    (st = lsm_buf_put_bytes(b, s->largest, s->largest_len)))
+	    (st = lsm_buf_put_bytes(b, s->largest, s->largest_len)) ||
+	    (st = lsm_buf_put_varint(b, s->n_vrefs)))
 		return st;
+	for (size_t i = 0; i < s->n_vrefs; i++)
+		if ((st = lsm_buf_put_varint(b, s->vrefs[i].obj)) ||
+		    (st = lsm_buf_put_varint(b, s->vrefs[i].bytes)))
+			return st;
 	return LSM_OK;
 }
 
@@ -185,7 +198,7 @@ static bool get_count(struct lsm_cursor *c, size_t *n)
 	return true;
 }
 
-static bool get_sst(struct lsm_cursor *c, struct lsm_sst_info *s)
+static bool get_sst(struct lsm_cursor *c, struct lsm_sst_info *s, uint32_t version)
 {
 	const uint8_t *p;
 	size_t n;
@@ -199,6 +212,15 @@ static bool get_sst(struct lsm_cursor *c, struct lsm_sst_info *s)
 	if (!lsm_get_bytes(c, &p, &n) || !(s->largest = dup_bytes(p, n)))
 		return false;
 	s->largest_len = n;
+	if (version < 2)
+		return (s->vrefs = malloc(sizeof(*s->vrefs))) != NULL;
+	if (!get_count(c, &s->n_vrefs) ||
+	    !(s->vrefs = malloc((s->n_vrefs ? s->n_vrefs : 1) * sizeof(*s->vrefs))))
+		return false;
+	for (size_t i = 0; i < s->n_vrefs; i++) /* by object, strictly increasing */
+		if (!lsm_get_varint(c, &s->vrefs[i].obj) || !lsm_get_varint(c, &s->vrefs[i].bytes) ||
+		    (i && s->vrefs[i].obj <= s->vrefs[i - 1].obj))
+			return false;
 	return true;
 }
 
@@ -217,7 +239,7 @@ lsm_status lsm_manifest_decode(const uint8_t *p, size_t n, uint64_t id, struct l
 	c = (struct lsm_cursor){ p, n - 8 };
 	if (!lsm_get_fixed64(&c, &magic) || magic != MANIFEST_MAGIC)
 		return BAD("bad magic");
-	if (!lsm_get_fixed32(&c, &version) || version != MANIFEST_VERSION)
+	if (!lsm_get_fixed32(&c, &version) || version < 1 || version > MANIFEST_VERSION)
 		return lsm_fail(LSM_ECORRUPT, "manifest %" PRIu64 ": unsupported format version %u",
 				id, version);
 	if (!lsm_get_varint(&c, &stored_id) || stored_id != id)
@@ -230,7 +252,7 @@ lsm_status lsm_manifest_decode(const uint8_t *p, size_t n, uint64_t id, struct l
 	if (!(m->l0 = calloc(m->l0_count ? m->l0_count : 1, sizeof(*m->l0))))
 		goto oom;
 	for (size_t i = 0; i < m->l0_count; i++)
-		if (!get_sst(&c, &m->l0[i]))
+		if (!get_sst(&c, &m->l0[i], version))
 			goto bad;
 	if (!get_count(&c, &m->run_count))
 		goto bad;
@@ -245,7 +267,7 @@ lsm_status lsm_manifest_decode(const uint8_t *p, size_t n, uint64_t id, struct l
 			goto oom;
 		r->count = count;
 		for (size_t j = 0; j < count; j++)
-			if (!get_sst(&c, &r->ssts[j]))
+			if (!get_sst(&c, &r->ssts[j], version))
 				goto bad;
 	}
 	if (!get_count(&c, &m->checkpoint_count))

@@ -18,6 +18,12 @@
 #include "status.h"
 #include "store.h"
 
+/* How many bytes of values an SST points to in one WAL object (vlog.h). */
+struct lsm_vref {
+	uint64_t obj;   /* the WAL object's id */
+	uint64_t bytes; /* value bytes the SST's pointers into it cover */
+};
+
 /* An SST object as the manifest records it. */
 struct lsm_sst_info {
 	uint64_t id;   /* object sst/<id, 20 digits>.sst */
@@ -26,6 +32,8 @@ struct lsm_sst_info {
 	uint64_t min_seq, max_seq;
 	uint8_t *smallest, *largest; /* user keys, malloc'd */
 	size_t smallest_len, largest_len;
+	struct lsm_vref *vrefs; /* objects its value pointers name, by obj; malloc'd */
+	size_t n_vrefs;
 };
 
 /* A sorted run: SSTs with disjoint, increasing key ranges. */

@@ -73,7 +73,8 @@ struct node {
 	uint32_t klen; /* internal key bytes (user key + 8) */
 	uint32_t vlen;
 	uint32_t height;
-	uint32_t unused;
+	uint32_t voff; /* with vobj: where the value lies in its WAL object */
+	uint64_t vobj; /* that WAL object's id; 0 = not recorded */
 	_Atomic(struct node *) next[];
 };
 
@@ -113,7 +114,8 @@ lsm_status lsm_memtable_new(struct lsm_memtable **out)
 		free(mt);
 		return lsm_fail(LSM_ENOMEM, "out of memory creating a memtable");
 	}
-	mt->head->klen = mt->head->vlen = mt->head->unused = 0;
+	mt->head->klen = mt->head->vlen = mt->head->voff = 0;
+	mt->head->vobj = 0;
 	mt->head->height = MAX_HEIGHT;
 	for (int i = 0; i < MAX_HEIGHT; i++)
 		atomic_init(&mt->head->next[i], NULL);
@@ -197,7 +199,8 @@ static struct node *new_node(struct lsm_memtable *mt, uint64_t seq, enum lsm_typ
 	n->klen = (uint32_t)(klen + LSM_IKEY_TRAILER);
 	n->vlen = (uint32_t)vlen;
 	n->height = h;
-	n->unused = 0;
+	n->voff = 0;
+	n->vobj = 0;
 	for (uint32_t i = 0; i < h; i++)
 		atomic_init(&n->next[i], NULL);
 	uint8_t *k = (uint8_t *)node_key(n);
@@ -333,6 +336,19 @@ lsm_status lsm_memtable_get(struct lsm_memtable *mt, const void *user_key, size_
 	return LSM_OK;
 }
 
+lsm_status lsm_memtable_set_vlog(struct lsm_memtable *mt, const void *user_key, size_t ulen,
+				  uint64_t seq, uint64_t obj, uint32_t off)
+{
+	struct node *n = find_ge(mt, user_key, ulen, seq << 8 | 0xff, NULL);
+	if (!n || lsm_ukey_compare(node_key(n), n->klen - LSM_IKEY_TRAILER, user_key, ulen) ||
+	    lsm_ikey_seq(node_key(n), n->klen) != seq)
+		return lsm_fail(LSM_EINVAL, "memtable: no entry at seq %llu to place",
+				(unsigned long long)seq);
+	n->vobj = obj;
+	n->voff = off;
+	return LSM_OK;
+}
+
 size_t lsm_memtable_memory(const struct lsm_memtable *mt)
 {
 	return atomic_load_explicit(&mt->arena.bytes, memory_order_relaxed);
@@ -408,6 +424,16 @@ static const uint8_t *it_value(const struct lsm_iter *it, size_t *len)
 	const struct node *n = ((const struct mt_iter *)it)->cur;
 	*len = n->vlen;
 	return node_value(n);
+}
+
+bool lsm_memtable_iter_vlog(const struct lsm_iter *it, uint64_t *obj, uint32_t *off)
+{
+	const struct node *n = ((const struct mt_iter *)it)->cur;
+	if (!n || !n->vobj)
+		return false;
+	*obj = n->vobj;
+	*off = n->voff;
+	return true;
 }
 
 static lsm_status it_status(const struct lsm_iter *it)

@@ -65,6 +65,14 @@ lsm_status lsm_memtable_apply_body(struct lsm_memtable *mt, const uint8_t *body,
 lsm_status lsm_memtable_get(struct lsm_memtable *mt, const void *user_key, size_t ulen,
 			    uint64_t snapshot_seq, enum lsm_type *type, struct lsm_buf *value);
 
+/* Records where the value of (user_key, seq) lies in the WAL: object obj
+ * (not 0), offset off (value separation, vlog.h). Writer side: under the same
+ * serialisation as add; read back only by lsm_memtable_iter_vlog, by a
+ * thread that synchronised with the writer since (the flusher, through the
+ * database's lock). LSM_EINVAL if there is no such entry. */
+lsm_status lsm_memtable_set_vlog(struct lsm_memtable *mt, const void *user_key, size_t ulen,
+				  uint64_t seq, uint64_t obj, uint32_t off);
+
 /* Bytes taken from malloc for the arena (what a flush threshold compares). */
 size_t lsm_memtable_memory(const struct lsm_memtable *mt);
 uint64_t lsm_memtable_count(const struct lsm_memtable *mt);
@@ -77,5 +85,8 @@ bool lsm_memtable_seq_range(const struct lsm_memtable *mt, uint64_t *min_seq, ui
  * after it was created if it reaches them. seek() with a target shorter than
  * LSM_IKEY_TRAILER is LSM_EINVAL in status(). */
 lsm_status lsm_memtable_iter(struct lsm_memtable *mt, struct lsm_iter **out);
+/* For an iterator from lsm_memtable_iter, positioned: where its entry's value
+ * lies in the WAL, if lsm_memtable_set_vlog recorded it. */
+bool lsm_memtable_iter_vlog(const struct lsm_iter *it, uint64_t *obj, uint32_t *off);
 
 #endif

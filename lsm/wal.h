@@ -27,6 +27,7 @@
 #define LSM_WAL_VERSION 1
 #define LSM_WAL_HEADER_BYTES 32
 #define LSM_WAL_RECORD_OVERHEAD 24 /* first seq, count, body length, checksum */
+#define LSM_WAL_RECORD_HEADER_BYTES 16 /* first seq, count, body length: then the body */
 #define LSM_WAL_TRAILER_BYTES 32
 
 /* The most WAL uploads a writer may have in flight at once: a writer uploads

@@ -75,6 +75,13 @@ struct lsm_options {
 	const char *cache_dir;     /* on-disk object cache; NULL = none */
 	uint64_t cache_dir_bytes;  /* its size limit (required with cache_dir) */
 
+	/* Values of at least this many bytes are separated at flush: the SST
+	 * holds a pointer to the value's bytes in the WAL object that already
+	 * holds them, so they are uploaded once and compaction moves only the
+	 * pointer (docs/ARCHITECTURE.md, "Value separation"). 0 = 1024;
+	 * SIZE_MAX = never. */
+	size_t value_sep_bytes;
+
 	uint64_t gc_min_age_ms;    /* unreferenced objects younger than this are kept; 0 = 1 h */
 	uint64_t gc_interval_ms;   /* background GC runs this often; 0 = 10 min */
 	bool no_background;        /* tests: no background threads; call lsm_maintain() */
@@ -122,7 +129,10 @@ void lsm_db_iter_next(struct lsm_db_iter *it);
 bool lsm_db_iter_valid(const struct lsm_db_iter *it);
 /* Valid until the next move. Only while valid. */
 const uint8_t *lsm_db_iter_key(const struct lsm_db_iter *it, size_t *len);
-const uint8_t *lsm_db_iter_value(const struct lsm_db_iter *it, size_t *len);
+/* A value stored out of line is read here, on first asking (a walk that
+ * needs only keys reads none); if that read fails, valid() becomes false,
+ * status() says why, and this returns an empty value. */
+const uint8_t *lsm_db_iter_value(struct lsm_db_iter *it, size_t *len);
 /* LSM_OK, or the error (from a source, corruption, out of memory) that made
  * valid() false. */
 lsm_status lsm_db_iter_status(const struct lsm_db_iter *it);
@@ -258,6 +268,12 @@ struct lsm_stats {
 	uint64_t wal_uploads_in_flight; /* WAL PUTs under way now (at most wal_max_inflight) */
 	uint64_t durable_waits;       /* waits for durability (durable writes, flushes) that had to wait */
 	uint64_t durable_wait_us;     /* their total time, microseconds */
+	/* value separation (vlog.h): values flushes left in their WAL objects,
+	 * and reads of them from the store (cache misses) */
+	uint64_t vlog_separated, vlog_separated_bytes;
+	uint64_t vlog_reads, vlog_read_bytes;
+	uint64_t vlog_objects, vlog_live_bytes; /* WAL objects the current SSTs point into, and
+						 * the value bytes they point to */
 };
 void lsm_stats(struct lsm_db *db, struct lsm_stats *out);
 

@@ -46,6 +46,7 @@ static void options(struct lsm_options *o, struct zs3_store *s, bool background)
 	o->max_runs = 3;
 	o->no_background = !background;
 	o->wal_pipeline_bytes = 1; /* every object its own upload: the pipeline full */
+	o->value_sep_bytes = 300; /* about half the values stay in their WAL objects */
 }
 
 /* Batch n of writer t in round r: keys r<r>-t<t>-b<n>-<j>, each value

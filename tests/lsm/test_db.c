@@ -886,6 +886,181 @@ static void t_gc(void *ctx)
 	fixture_close(&f);
 }
 
+
+/* Value separation: large values stay in the WAL objects that carried them
+ * (SSTs hold pointers), read back after flushes, compactions and reopens,
+ * by get and by iterators; GC keeps exactly the WAL objects some live SST
+ * or checkpoint points into; a damaged value is corruption, never data. */
+static size_t count_objects(struct zs3_store *s, const char *prefix, uint64_t *bytes)
+{
+	struct zs3_list l;
+	size_t n = 0;
+	if (bytes)
+		*bytes = 0;
+	if (zs3_list(s, prefix, NULL, 1000, &l) != ZS3_OK)
+		return 0;
+	n = l.count;
+	for (size_t i = 0; bytes && i < l.count; i++)
+		*bytes += l.entries[i].size;
+	zs3_list_free(&l);
+	return n;
+}
+
+static void big_value(char *v, size_t n, int i, int round)
+{
+	for (size_t x = 0; x < n; x++)
+		v[x] = (char)('A' + (x * 7 + (size_t)i * 13 + (size_t)round) % 26);
+	v[n] = 0;
+}
+
+static void t_value_separation(void *ctx)
+{
+	(void)ctx;
+	enum { N = 120, BIG = 6000 };
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db, *ro;
+	struct lsm_stats s;
+	uint64_t deleted, sst_bytes;
+	static char v[BIG + 1];
+	char k[32];
+	REQUIRE(fixture_open(&f, "vsep"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 8u << 20; /* flushed only when asked */
+	o.gc_min_age_ms = 1;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < N; i++) {
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 0);
+		LST(put1(db, k, v, 0), LSM_OK);
+		snprintf(k, sizeof(k), "small%04d", i);
+		LST(put1(db, k, "a small value stays inline", 0), LSM_OK);
+	}
+	LST(lsm_compact_all(db), LSM_OK);
+	lsm_stats(db, &s);
+	CHECK_MSG(s.vlog_separated == N && s.vlog_separated_bytes == (uint64_t)N * BIG,
+		  "separated %llu values, %llu bytes", (unsigned long long)s.vlog_separated,
+		  (unsigned long long)s.vlog_separated_bytes);
+	CHECK(s.vlog_objects >= 1 && s.vlog_live_bytes == (uint64_t)N * BIG);
+	count_objects(f.store, "sst/", &sst_bytes);
+	printf("  %d values of %d bytes: SSTs hold %llu bytes\n", N, BIG,
+	       (unsigned long long)sst_bytes);
+	CHECK(sst_bytes < (uint64_t)N * BIG / 10); /* pointers, not values */
+	for (int i = 0; i < N; i += 7) {
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 0);
+		CHECK_MSG(has(db, k, v), "%s after compaction", k);
+	}
+	/* an iterator reads them too (and only when asked) */
+	struct lsm_read_options rop = { .prefix = (const uint8_t *)"big", .prefix_len = 3 };
+	struct lsm_db_iter *it;
+	int seen = 0;
+	REQUIRE(lsm_iterator(db, &rop, &it) == LSM_OK);
+	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it); lsm_db_iter_next(it), seen++) {
+		size_t vl;
+		const uint8_t *val = lsm_db_iter_value(it, &vl);
+		big_value(v, BIG, seen, 0);
+		CHECK(vl == BIG && !memcmp(val, v, BIG));
+	}
+	LST(lsm_db_iter_status(it), LSM_OK);
+	CHECK(seen == N);
+	lsm_db_iter_free(it);
+
+	/* GC keeps the WAL objects the values lie in */
+	usleep(5 * 1000);
+	LST(lsm_gc(db, &deleted), LSM_OK);
+	(void)lsm_close(db);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	big_value(v, BIG, 5, 0);
+	CHECK(has(db, "big0005", v));
+
+	/* a checkpoint pins them; overwriting and GC release them otherwise */
+	LST(lsm_checkpoint_create(db, "before"), LSM_OK);
+	for (int i = 0; i < N; i++) {
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 1);
+		LST(put1(db, k, v, 0), LSM_OK);
+	}
+	LST(lsm_compact_all(db), LSM_OK);
+	usleep(5 * 1000);
+	LST(lsm_gc(db, &deleted), LSM_OK);
+	size_t wal_pinned = count_objects(f.store, "wal/", NULL);
+	struct lsm_options roo = o;
+	roo.read_only = true;
+	roo.checkpoint = "before";
+	REQUIRE(lsm_open(&roo, &ro) == LSM_OK);
+	for (int i = 0; i < N; i += 11) {
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 0);
+		CHECK_MSG(has(ro, k, v), "%s at the checkpoint after GC", k);
+	}
+	(void)lsm_close(ro);
+	LST(lsm_checkpoint_delete(db, "before"), LSM_OK);
+	usleep(5 * 1000);
+	LST(lsm_gc(db, &deleted), LSM_OK);
+	size_t wal_after = count_objects(f.store, "wal/", NULL);
+	printf("  WAL objects: %zu while a checkpoint pins the old values, %zu after\n",
+	       wal_pinned, wal_after);
+	CHECK(wal_after < wal_pinned);
+	for (int i = 0; i < N; i += 7) {
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 1);
+		CHECK_MSG(has(db, k, v), "%s after GC", k);
+	}
+	(void)lsm_close(db);
+	fixture_close(&f);
+}
+
+/* A damaged byte inside a separated value, or its WAL object gone, is
+ * LSM_ECORRUPT naming the object: never wrong data. */
+static void t_value_separation_corrupt(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_buf out = { 0 };
+	static char v[20001];
+	REQUIRE(fixture_open(&f, "vsepbad"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 8u << 20;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	big_value(v, 20000, 1, 0);
+	LST(put1(db, "victim", v, LSM_WRITE_DURABLE), LSM_OK);
+	LST(lsm_compact_all(db), LSM_OK);
+	/* later writes, so that replay starts past the victim's WAL object */
+	LST(put1(db, "later", "x", LSM_WRITE_DURABLE), LSM_OK);
+	LST(lsm_compact_all(db), LSM_OK);
+	(void)lsm_close(db);
+	/* the WAL object holding it: the only one over 20000 bytes */
+	struct zs3_list l;
+	REQUIRE(zs3_list(f.store, "wal/", NULL, 1000, &l) == ZS3_OK);
+	char path[4200] = "";
+	for (size_t i = 0; i < l.count; i++)
+		if (l.entries[i].size > 20000)
+			snprintf(path, sizeof(path), "%s/wal@/%s", f.dir, l.entries[i].key + 4);
+	zs3_list_free(&l);
+	REQUIRE(path[0]);
+	FILE *fp = fopen(path, "r+b");
+	REQUIRE(fp);
+	fseek(fp, 32 + 10000, SEEK_SET); /* past the local store's header: inside the value */
+	int c = fgetc(fp);
+	fseek(fp, 32 + 10000, SEEK_SET);
+	fputc(c ^ 0x40, fp);
+	fclose(fp);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	LST(lsm_get(db, "victim", 6, &out), LSM_ECORRUPT);
+	CHECK_MSG(strstr(lsm_last_error(), "wal/") != NULL, "error: %s", lsm_last_error());
+	(void)lsm_close(db);
+	unlink(path);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	LST(lsm_get(db, "victim", 6, &out), LSM_ECORRUPT);
+	CHECK_MSG(strstr(lsm_last_error(), "gone") != NULL, "error: %s", lsm_last_error());
+	(void)lsm_close(db);
+	lsm_buf_free(&out);
+	fixture_close(&f);
+}
+
 /* lsm_stats: the counters the FSAL's metrics report move as the engine works
  * (writes, WAL uploads and what is not durable yet, flushes, compactions,
  * both caches). No background threads: every upload here is ours. */
@@ -1341,12 +1516,16 @@ int main(int argc, char **argv)
 	tl_run("read_only_beside_writer", t_read_only_beside_writer, NULL);
 	tl_run("group_commit", t_group_commit, NULL);
 	tl_run("gc", t_gc, NULL);
+	tl_run("value_separation", t_value_separation, NULL);
 	tl_run("object_cache", t_object_cache, NULL);
 	tl_run("cold_readers_download_once", t_cold_readers, NULL);
 	tl_run("stats", t_stats, NULL);
 	tl_run("write_stall_is_transient", t_write_stall, NULL);
 	tl_run("commit_kicks_upload", t_commit_kicks_upload, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
+	{
 		tl_run("corruption", t_corruption, NULL);
+		tl_run("value_separation_corrupt", t_value_separation_corrupt, NULL);
+	}
 	return tl_finish();
 }
