@@ -143,6 +143,7 @@ int zfs_open(struct lsm_db *db, struct zfs **out)
 	}
 	lsm_buf_free(&v);
 	fs->fs_id = sb.fs_id;
+	fs->legacy_chunks = sb.legacy_chunks;
 	/* numbers below sb.next_ino may have been handed out: the first create
 	 * reserves a new range above them */
 	fs->next_ino = fs->ino_limit = sb.next_ino;

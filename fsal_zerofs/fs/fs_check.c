@@ -34,7 +34,7 @@ static const char *const code_names[] = {
 	"dangling-entry", "orphan-entry", "entry-type", "missing-cookie", "duplicate-cookie",
 	"orphan-cookie", "cookie-ahead", "wrong-nlink", "wrong-parent", "directory-links",
 	"unreachable-directory", "orphan-inode", "chunk-past-eof", "orphan-chunk", "bad-chunk",
-	"wrong-used", "wrong-totals",
+	"wrong-used", "wrong-totals", "orphan-extent", "missing-extent",
 };
 
 const char *zfs_check_code_name(enum zfs_check_code code)
@@ -117,8 +117,16 @@ struct cookie_rec {
 	bool matched;
 };
 
+/* An extent a chunk map refers to (maps are scanned in key order, so these
+ * come sorted by ino and chunk, and by id within a chunk). */
+struct extent_ref {
+	uint64_t ino, chunk, id;
+};
+
 struct zfs_check {
 	struct lsm_db *db;
+	struct extent_ref *refs;
+	size_t n_refs, cap_refs, next_ref; /* next_ref: the extents' pass's cursor */
 	zfs_check_progress_fn progress;
 	void *progress_ctx;
 	struct zfs_check_totals t;
@@ -138,6 +146,8 @@ struct zfs_check {
 
 void zfs_check_free(struct zfs_check *c)
 {
+	if (c)
+		free(c->refs);
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->n_inodes; i++)
@@ -471,6 +481,127 @@ static void on_chunk(struct zfs_check *s, const uint8_t *k, size_t kl, const uin
 	}
 }
 
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct extent_ref *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void on_map(struct zfs_check *s, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+	struct zfs_problem *p;
+	struct zfs_map m;
+	if (kl != ZFS_KEY_MAP_LEN) {
+		bad_record(s, k, kl, "a chunk map key of the wrong length");
+		return;
+	}
+	uint64_t ino = zfs_be64(k + 1), idx = zfs_be64(k + 9);
+	if (zfs_map_decode(v, vl, &m) || idx > ZFS_MAX_FILE_SIZE / ZFS_CHUNK_SIZE) {
+		if ((p = add_problem(s, ZFS_CHECK_BAD_CHUNK))) {
+			p->ino = ino;
+			p->chunk = idx;
+			p->len = vl;
+			p->map = true;
+		}
+		return;
+	}
+	uint64_t bytes = zfs_map_bytes(&m), end = zfs_map_end(&m);
+	s->t.chunks++;
+	s->t.chunk_bytes += bytes;
+	size_t first = s->n_refs;
+	for (unsigned i = 0; i < m.n; i++) {
+		bool seen = false;
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = m.e[j].id == m.e[i].id;
+		if (seen)
+			continue;
+		if (s->n_refs == s->cap_refs) {
+			size_t cap = s->cap_refs ? 2 * s->cap_refs : 1024;
+			struct extent_ref *r = realloc(s->refs, cap * sizeof(*r));
+			if (!r) {
+				s->err = ENOMEM;
+				return;
+			}
+			s->refs = r;
+			s->cap_refs = cap;
+		}
+		s->refs[s->n_refs++] = (struct extent_ref){ ino, idx, m.e[i].id };
+	}
+	qsort(s->refs + first, s->n_refs - first, sizeof(*s->refs), cmp_ref);
+	struct inode_rec *r = inode_of(s, ino);
+	if (!r || r->type != ZFS_REG) {
+		if ((p = add_problem(s, ZFS_CHECK_ORPHAN_CHUNK))) {
+			p->ino = ino;
+			p->chunk = idx;
+			p->len = bytes;
+			p->have = r ? r->type : 0;
+			p->map = true;
+		}
+		return;
+	}
+	uint64_t start = idx * ZFS_CHUNK_SIZE, keep = r->size > start ? r->size - start : 0;
+	/* `used` counts what the file keeps: not the bytes past its end */
+	for (unsigned i = 0; i < m.n; i++)
+		if (m.e[i].off < keep)
+			r->chunk_bytes += m.e[i].off + m.e[i].len <= keep ? m.e[i].len : keep - m.e[i].off;
+	if (start + end > r->size && (p = add_problem(s, ZFS_CHECK_CHUNK_PAST_EOF))) {
+		p->ino = ino;
+		p->chunk = idx;
+		p->len = end;
+		p->want = keep; /* bytes to keep */
+		p->have = r->size;
+		p->map = true;
+	}
+}
+
+static int ref_cmp(const struct extent_ref *a, uint64_t ino, uint64_t chunk, uint64_t id)
+{
+	if (a->ino != ino)
+		return a->ino < ino ? -1 : 1;
+	if (a->chunk != chunk)
+		return a->chunk < chunk ? -1 : 1;
+	return a->id < id ? -1 : a->id > id;
+}
+
+/* A referenced extent the extents' pass went past without finding. */
+static void missing_extent(struct zfs_check *s, const struct extent_ref *r)
+{
+	struct zfs_problem *p = add_problem(s, ZFS_CHECK_MISSING_EXTENT);
+	if (p) {
+		p->ino = r->ino;
+		p->chunk = r->chunk;
+		p->extent = r->id;
+		p->map = true;
+	}
+}
+
+/* Extents, in key order, against the references the maps made (same
+ * order): a merge. Reading each value checks it against its checksum. */
+static void on_extent(struct zfs_check *s, const uint8_t *k, size_t kl, const uint8_t *v,
+		      size_t vl)
+{
+	(void)v;
+	if (kl != ZFS_KEY_EXTENT_LEN) {
+		bad_record(s, k, kl, "an extent key of the wrong length");
+		return;
+	}
+	uint64_t ino = zfs_be64(k + 1), idx = zfs_be64(k + 9), id = zfs_be64(k + 17);
+	while (s->next_ref < s->n_refs && ref_cmp(&s->refs[s->next_ref], ino, idx, id) < 0)
+		missing_extent(s, &s->refs[s->next_ref++]);
+	if (s->next_ref < s->n_refs && ref_cmp(&s->refs[s->next_ref], ino, idx, id) == 0) {
+		s->next_ref++;
+		return;
+	}
+	struct zfs_problem *p = add_problem(s, ZFS_CHECK_ORPHAN_EXTENT);
+	if (p) {
+		p->ino = ino;
+		p->chunk = idx;
+		p->extent = id;
+		p->len = vl;
+		p->map = true;
+	}
+}
+
 /* Keys of no known kind: skips each known range with one seek. */
 static int unknown_records(struct zfs_check *s)
 {
@@ -484,7 +615,7 @@ static int unknown_records(struct zfs_check *s)
 		const uint8_t *k = lsm_db_iter_key(it, &kl);
 		uint8_t b = kl ? k[0] : 0;
 		if (kl && (b == ZFS_KEY_INODE || b == ZFS_KEY_COOKIE || b == ZFS_KEY_DIRENT ||
-			   b == ZFS_KEY_CHUNK)) {
+			   b == ZFS_KEY_CHUNK || b == ZFS_KEY_MAP || b == ZFS_KEY_EXTENT)) {
 			uint8_t next = (uint8_t)(b + 1);
 			lsm_db_iter_seek(it, &next, 1);
 			continue;
@@ -619,8 +750,12 @@ int zfs_check_scan(struct lsm_db *db, zfs_check_progress_fn fn, void *fn_ctx,
 	lsm_buf_free(&v);
 	if (!s->err && !for_prefix(s, ZFS_KEY_INODE, on_inode) &&
 	    !for_prefix(s, ZFS_KEY_COOKIE, on_cookie) && !for_prefix(s, ZFS_KEY_DIRENT, on_entry) &&
-	    !for_prefix(s, ZFS_KEY_CHUNK, on_chunk) && !(s->err = unknown_records(s)))
+	    !for_prefix(s, ZFS_KEY_CHUNK, on_chunk) && !for_prefix(s, ZFS_KEY_MAP, on_map) &&
+	    !for_prefix(s, ZFS_KEY_EXTENT, on_extent) && !(s->err = unknown_records(s))) {
+		while (s->next_ref < s->n_refs)
+			missing_extent(s, &s->refs[s->next_ref++]);
 		conclude(s);
+	}
 	if ((err = s->err)) {
 		zfs_check_free(s);
 		return err;
@@ -758,8 +893,22 @@ void zfs_check_describe(const struct zfs_check *s, size_t i, char *buf, size_t c
 			 p->have ? "is not a regular file" : "does not exist");
 		break;
 	case ZFS_CHECK_BAD_CHUNK:
-		snprintf(buf, cap, "%s: chunk %" PRIu64 " of inode %" PRIu64 " holds %" PRIu64 " bytes "
-			 "(at most 65536) or lies past 1 PiB", c, p->chunk, p->ino, p->len);
+		if (p->map)
+			snprintf(buf, cap, "%s: the map of chunk %" PRIu64 " of inode %" PRIu64 " (%" PRIu64
+				 " bytes) does not decode or lies past 1 PiB", c, p->chunk, p->ino, p->len);
+		else
+			snprintf(buf, cap, "%s: chunk %" PRIu64 " of inode %" PRIu64 " holds %" PRIu64
+				 " bytes (at most 65536) or lies past 1 PiB", c, p->chunk, p->ino, p->len);
+		break;
+	case ZFS_CHECK_ORPHAN_EXTENT:
+		snprintf(buf, cap, "%s: extent %" PRIu64 " of chunk %" PRIu64 " of inode %" PRIu64
+			 " (%" PRIu64 " bytes) is in no chunk map", c, p->extent, p->chunk, p->ino,
+			 p->len);
+		break;
+	case ZFS_CHECK_MISSING_EXTENT:
+		snprintf(buf, cap, "%s: the map of chunk %" PRIu64 " of inode %" PRIu64 " uses extent %"
+			 PRIu64 ", which does not exist (its bytes are lost)", c, p->chunk, p->ino,
+			 p->extent);
 		break;
 	case ZFS_CHECK_WRONG_USED:
 		snprintf(buf, cap, "%s: inode %" PRIu64 " says it uses %" PRIu64 " bytes; its chunks "
@@ -815,6 +964,57 @@ static void tx_del_entry_safely(struct zfs_tx *tx, const struct zfs_check *s,
 	long ci = h_get(&s->by_cookie, p->dir, p->cookie);
 	if (ci >= 0 && s->cookies[ci].ino == p->ino && !strcmp(s->cookies[ci].name, p->name))
 		zfs_tx_del_raw(tx, k, zfs_key_cookie(k, p->dir, p->cookie));
+}
+
+/* The change for a problem of a chunk map, into tx: an orphan map goes
+ * with its extents; one past the end of its file is cut there; the ranges of
+ * a missing extent are dropped from its map (they read as zeros). */
+static int repair_map(struct zfs_tx *tx, const struct zfs_problem *p, char *what, size_t cap)
+{
+	uint8_t k[ZFS_KEY_EXTENT_LEN];
+	struct lsm_buf v = { 0 };
+	struct zfs_map old, now = { 0 };
+	int e = zfs_errno(lsm_get(tx->fs->db, k, zfs_key_map(k, p->ino, p->chunk), &v));
+	if (e == ENOENT) { /* gone since the scan: nothing to do */
+		lsm_buf_free(&v);
+		snprintf(what, cap, "found chunk %" PRIu64 " of inode %" PRIu64 " gone", p->chunk,
+			 p->ino);
+		return 0;
+	}
+	if (!e && zfs_map_decode(v.data, v.len, &old))
+		e = EIO;
+	lsm_buf_free(&v);
+	if (e)
+		return e;
+	now.next_id = old.next_id;
+	if (p->code == ZFS_CHECK_MISSING_EXTENT) {
+		now = old;
+		for (unsigned i = 0; i < old.n; i++)
+			if (old.e[i].id == p->extent && !zfs_map_cut(&now, old.e[i].off,
+								     old.e[i].off + old.e[i].len))
+				return EIO;
+		snprintf(what, cap, "dropped missing extent %" PRIu64 " from chunk %" PRIu64
+			 " of inode %" PRIu64, p->extent, p->chunk, p->ino);
+	} else if (p->code == ZFS_CHECK_CHUNK_PAST_EOF && p->want > 0) {
+		now = old;
+		if (!zfs_map_cut(&now, (uint32_t)p->want, ZFS_CHUNK_SIZE))
+			return EIO;
+		snprintf(what, cap, "cut chunk %" PRIu64 " of inode %" PRIu64 " to %" PRIu64 " bytes",
+			 p->chunk, p->ino, p->want);
+	} else {
+		snprintf(what, cap, "deleted chunk %" PRIu64 " of inode %" PRIu64, p->chunk, p->ino);
+	}
+	for (unsigned i = 0; i < old.n; i++)
+		if (!zfs_map_uses(&now, old.e[i].id))
+			zfs_tx_del_raw(tx, k, zfs_key_extent(k, p->ino, p->chunk, old.e[i].id));
+	if (now.n == 0) {
+		zfs_tx_del_raw(tx, k, zfs_key_map(k, p->ino, p->chunk));
+		return 0;
+	}
+	if ((e = zfs_map_encode(&now, &tx->scratch)))
+		return e;
+	zfs_tx_put_raw(tx, k, zfs_key_map(k, p->ino, p->chunk), tx->scratch.data, tx->scratch.len);
+	return 0;
 }
 
 /* The change for p, into tx (every stripe held); `what` describes it. */
@@ -913,6 +1113,11 @@ static int repair_tx(struct zfs_tx *tx, const struct zfs_check *s, const struct 
 	}
 	case ZFS_CHECK_CHUNK_PAST_EOF:
 	case ZFS_CHECK_ORPHAN_CHUNK:
+	case ZFS_CHECK_MISSING_EXTENT:
+		if (p->map) {
+			e = repair_map(tx, p, what, cap);
+			break;
+		}
 		zfs_key_chunk(k, p->ino, p->chunk);
 		if (p->code == ZFS_CHECK_CHUNK_PAST_EOF && p->want > 0) {
 			lsm_status st = lsm_get(fs->db, k, 17, &v);
@@ -927,11 +1132,18 @@ static int repair_tx(struct zfs_tx *tx, const struct zfs_check *s, const struct 
 			snprintf(what, cap, "deleted chunk %" PRIu64 " of inode %" PRIu64, p->chunk, p->ino);
 		}
 		break;
+	case ZFS_CHECK_ORPHAN_EXTENT:
+		zfs_tx_del_raw(tx, k, zfs_key_extent(k, p->ino, p->chunk, p->extent));
+		snprintf(what, cap, "deleted extent %" PRIu64 " of chunk %" PRIu64 " of inode %" PRIu64,
+			 p->extent, p->chunk, p->ino);
+		break;
 	case ZFS_CHECK_WRONG_TOTALS: {
 		/* the totals become the superblock's alone: every usage record
 		 * goes (zfs_check_repair zeroes the counters once applied) */
 		pthread_mutex_lock(&fs->alloc_lock);
-		struct zfs_super sb = { fs->fs_id, fs->ino_limit, s->n_inodes, s->t.chunk_bytes };
+		struct zfs_super sb = { .legacy_chunks = fs->legacy_chunks, .fs_id = fs->fs_id,
+					.next_ino = fs->ino_limit, .files = s->n_inodes,
+					.bytes_used = s->t.chunk_bytes };
 		if (sb.next_ino <= s->t.max_ino)
 			sb.next_ino = s->t.max_ino + 1;
 		pthread_mutex_unlock(&fs->alloc_lock);
@@ -965,7 +1177,7 @@ int zfs_check_repair(struct zfs *fs, const struct zfs_check *c, size_t i, zfs_re
 	case ZFS_CHECK_MISSING_COOKIE: case ZFS_CHECK_DUP_COOKIE: case ZFS_CHECK_ORPHAN_COOKIE:
 	case ZFS_CHECK_COOKIE_AHEAD: case ZFS_CHECK_WRONG_NLINK: case ZFS_CHECK_WRONG_PARENT:
 	case ZFS_CHECK_ORPHAN_INODE: case ZFS_CHECK_CHUNK_PAST_EOF: case ZFS_CHECK_ORPHAN_CHUNK:
-	case ZFS_CHECK_WRONG_USED:
+	case ZFS_CHECK_WRONG_USED: case ZFS_CHECK_ORPHAN_EXTENT: case ZFS_CHECK_MISSING_EXTENT:
 		break;
 	case ZFS_CHECK_WRONG_TOTALS:
 		for (size_t j = 0; j < c->n_probs; j++)

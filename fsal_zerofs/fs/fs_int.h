@@ -25,6 +25,9 @@
 struct zfs {
 	struct lsm_db *db;
 	uint64_t fs_id; /* read-only after open */
+	/* A format 1 filesystem: whole-chunk records ('k') may exist, and are
+	 * read where a chunk has no map. Read-only after open. */
+	bool legacy_chunks;
 	pthread_mutex_t stripe[ZFS_STRIPES];
 	/* Shared by every holder of stripes (zfs_lock), exclusive for repairs
 	 * that may touch anything (zfs_lock_all): one lock, not 256 at once. */
@@ -50,6 +53,7 @@ struct zfs {
 	 * waits for (zfs_commit_ino). Only grows. */
 	_Atomic uint64_t stripe_token[ZFS_STRIPES];
 	_Atomic uint64_t lock_waits, lock_wait_ns; /* zfs_stats */
+	_Atomic uint64_t folds, fold_bytes;        /* zfs_stats: chunk maps folded */
 };
 
 /* The stripes one operation holds: ascending, no duplicates. */
@@ -125,7 +129,22 @@ int zfs_iter_from(struct zfs *fs, const uint8_t *start, size_t len, struct lsm_d
 /* Records what is damaged as the detail of an EIO (zfs_error_detail) and
  * returns EIO; printf-style. */
 int zfs_damaged(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Deletes every chunk of ino from chunk index `from` on; *freed = their bytes. */
+/* Deletes every chunk of ino from chunk index `from` on (maps, their
+ * extents, and format 1 chunks); *freed = the bytes they held. */
 int zfs_tx_del_chunks(struct zfs_tx *tx, uint64_t ino, uint64_t from, uint64_t *freed);
+
+/* fs_extents.c: editing chunk maps. Each returns false if the map would
+ * hold more than ZFS_MAP_MAX extents (nothing changed then: cut works on a
+ * copy). */
+/* Removes bytes [lo, hi) from the extents: trims, splits or drops them. */
+bool zfs_map_cut(struct zfs_map *m, uint32_t lo, uint32_t hi);
+/* Adds extent id as bytes [off, off + len) (the range must be cut first). */
+bool zfs_map_insert(struct zfs_map *m, uint32_t off, uint32_t len, uint64_t id);
+uint64_t zfs_map_bytes(const struct zfs_map *m); /* bytes the extents cover */
+uint32_t zfs_map_end(const struct zfs_map *m);   /* end of the last extent */
+bool zfs_map_uses(const struct zfs_map *m, uint64_t id);
+/* A map holding more extents than this is folded into one by the write
+ * that makes it so (fs_data.c). */
+#define ZFS_MAP_FOLD 16
 
 #endif

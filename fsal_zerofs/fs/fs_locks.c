@@ -94,6 +94,8 @@ void zfs_stats(struct zfs *fs, struct zfs_stats *out)
 {
 	out->lock_waits = atomic_load(&fs->lock_waits);
 	out->lock_wait_ns = atomic_load(&fs->lock_wait_ns);
+	out->folds = atomic_load(&fs->folds);
+	out->fold_bytes = atomic_load(&fs->fold_bytes);
 }
 
 void zfs_lock_all(struct zfs *fs)
@@ -110,7 +112,9 @@ void zfs_unlock_all(struct zfs *fs)
  * alloc_lock). */
 static int write_super(struct zfs *fs, uint64_t limit)
 {
-	struct zfs_super sb = { fs->fs_id, limit, fs->base_files, fs->base_bytes };
+	struct zfs_super sb = { .legacy_chunks = fs->legacy_chunks, .fs_id = fs->fs_id,
+				.next_ino = limit, .files = fs->base_files,
+				.bytes_used = fs->base_bytes };
 	struct lsm_buf v = { 0 };
 	uint8_t k[ZFS_KEY_SUPER_LEN];
 	struct lsm_batch *b = lsm_batch_new();

@@ -7,8 +7,12 @@
 #include "fs_records.h"
 
 #define INODE_VERSION 1
-#define SUPER_VERSION 1
+#define SUPER_VERSION 2        /* format 2: chunk maps and extents */
+#define SUPER_VERSION_LEGACY 1 /* format 1: whole chunks may exist */
+#define MAP_VERSION 1
 #define USAGE_VERSION 1
+
+static int enc(lsm_status st);
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
@@ -58,6 +62,62 @@ size_t zfs_key_cookie(uint8_t *k, uint64_t dir, uint64_t cookie)
 	put_be64(k + 1, dir);
 	put_be64(k + ZFS_KEY_PREFIX_LEN, cookie);
 	return ZFS_KEY_COOKIE_LEN;
+}
+
+size_t zfs_key_map(uint8_t *k, uint64_t ino, uint64_t chunk)
+{
+	k[0] = ZFS_KEY_MAP;
+	put_be64(k + 1, ino);
+	put_be64(k + ZFS_KEY_PREFIX_LEN, chunk);
+	return ZFS_KEY_MAP_LEN;
+}
+
+size_t zfs_key_extent(uint8_t *k, uint64_t ino, uint64_t chunk, uint64_t id)
+{
+	k[0] = ZFS_KEY_EXTENT;
+	put_be64(k + 1, ino);
+	put_be64(k + ZFS_KEY_PREFIX_LEN, chunk);
+	put_be64(k + ZFS_KEY_PREFIX_LEN + 8, id);
+	return ZFS_KEY_EXTENT_LEN;
+}
+
+int zfs_map_encode(const struct zfs_map *m, struct lsm_buf *b)
+{
+	uint8_t v = MAP_VERSION;
+	lsm_status st;
+	b->len = 0;
+	if ((st = lsm_buf_append(b, &v, 1)) || (st = lsm_buf_put_varint(b, m->next_id)) ||
+	    (st = lsm_buf_put_varint(b, m->n)))
+		return enc(st);
+	for (unsigned i = 0; i < m->n; i++)
+		if ((st = lsm_buf_put_varint(b, m->e[i].off)) ||
+		    (st = lsm_buf_put_varint(b, m->e[i].len)) ||
+		    (st = lsm_buf_put_varint(b, m->e[i].id)) ||
+		    (st = lsm_buf_put_varint(b, m->e[i].skip)))
+			return enc(st);
+	return 0;
+}
+
+int zfs_map_decode(const uint8_t *p, size_t n, struct zfs_map *m)
+{
+	struct lsm_cursor c = { p, n };
+	const uint8_t *v;
+	uint64_t count, end = 0;
+	if (!lsm_get_raw(&c, &v, 1) || v[0] != MAP_VERSION || !lsm_get_varint(&c, &m->next_id) ||
+	    !lsm_get_varint(&c, &count) || count > ZFS_MAP_MAX)
+		return EIO;
+	m->n = (unsigned)count;
+	for (unsigned i = 0; i < m->n; i++) {
+		uint64_t off, len, id, skip;
+		if (!lsm_get_varint(&c, &off) || !lsm_get_varint(&c, &len) ||
+		    !lsm_get_varint(&c, &id) || !lsm_get_varint(&c, &skip) || off < end || len == 0 ||
+		    len > ZFS_CHUNK_SIZE - off || off > ZFS_CHUNK_SIZE || id >= m->next_id ||
+		    skip > UINT32_MAX - len)
+			return EIO;
+		m->e[i] = (struct zfs_extent){ (uint32_t)off, (uint32_t)len, id, (uint32_t)skip };
+		end = off + len;
+	}
+	return c.left ? EIO : 0;
 }
 
 size_t zfs_key_chunk(uint8_t *k, uint64_t ino, uint64_t chunk)
@@ -148,7 +208,7 @@ void zfs_inode_free(struct zfs_inode *in)
 
 int zfs_super_encode(const struct zfs_super *s, struct lsm_buf *b)
 {
-	uint8_t v = SUPER_VERSION;
+	uint8_t v = s->legacy_chunks ? SUPER_VERSION_LEGACY : SUPER_VERSION;
 	lsm_status st;
 	b->len = 0;
 	if ((st = lsm_buf_append(b, &v, 1)) || (st = lsm_buf_put_fixed64(b, s->fs_id)) ||
@@ -162,7 +222,10 @@ int zfs_super_decode(const uint8_t *p, size_t n, struct zfs_super *s)
 {
 	struct lsm_cursor c = { p, n };
 	const uint8_t *v;
-	if (!lsm_get_raw(&c, &v, 1) || v[0] != SUPER_VERSION || !lsm_get_fixed64(&c, &s->fs_id) ||
+	if (!lsm_get_raw(&c, &v, 1) || (v[0] != SUPER_VERSION && v[0] != SUPER_VERSION_LEGACY))
+		return EIO;
+	s->legacy_chunks = v[0] == SUPER_VERSION_LEGACY;
+	if (!lsm_get_fixed64(&c, &s->fs_id) ||
 	    !lsm_get_varint(&c, &s->next_ino) || !lsm_get_varint(&c, &s->files) ||
 	    !lsm_get_varint(&c, &s->bytes_used) || c.left != 0 || s->next_ino <= ZFS_ROOT_INO)
 		return EIO;

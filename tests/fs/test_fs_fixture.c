@@ -349,11 +349,12 @@ struct mnode {
 	enum zfs_type type;
 	uint32_t mode, uid, gid, major, minor;
 	char *target;
-	/* regular files: bytes [0, size) in data (zero past size), and the
-	 * stored length of each chunk (0: none), as fs_data.c keeps them */
-	uint8_t *data;
+	/* regular files: bytes [0, size) in data (zero past size), which of
+	 * them are stored (st, one flag per byte) as fs_data.c keeps them, and
+	 * which chunks are format 1 records (leg) */
+	uint8_t *data, *st;
 	uint64_t size, cap;
-	uint32_t *clen;
+	bool *leg;
 	size_t nchunks;
 	/* times set explicitly and not changed since */
 	bool has_atime, has_mtime;
@@ -404,7 +405,8 @@ static void model_free(struct model *m)
 			free(n->ents[j].name);
 		free(n->ents);
 		free(n->data);
-		free(n->clen);
+		free(n->st);
+		free(n->leg);
 		free(n->target);
 	}
 	free(m->n);
@@ -517,12 +519,26 @@ static uint32_t model_nlink(const struct model *m, size_t node)
 	return 2 + subdirs;
 }
 
+/* Writes by the code that made the fixture (format 1: a chunk stores the
+ * bytes from its start to the last one written) until `check` applies its
+ * own (format 2: a write stores its bytes; the first write to a format 1
+ * chunk stores it from its start to the end of both). */
+static bool model_v2;
+
 static uint64_t model_used(const struct mnode *n)
 {
 	uint64_t used = 0;
-	for (size_t i = 0; i < n->nchunks; i++)
-		used += n->clen[i];
+	for (uint64_t i = 0; i < n->cap; i++)
+		used += n->st[i];
 	return used;
+}
+
+static bool model_chunk_stored(const struct mnode *n, size_t idx)
+{
+	for (uint64_t i = (uint64_t)idx * C; i < (uint64_t)(idx + 1) * C && i < n->cap; i++)
+		if (n->st[i])
+			return true;
+	return false;
 }
 
 static void model_reserve(struct mnode *n, uint64_t size)
@@ -532,17 +548,19 @@ static void model_reserve(struct mnode *n, uint64_t size)
 		while (cap < size)
 			cap *= 2;
 		n->data = realloc(n->data, cap);
-		if (!n->data)
+		n->st = realloc(n->st, cap);
+		if (!n->data || !n->st)
 			abort();
 		memset(n->data + n->cap, 0, cap - n->cap);
+		memset(n->st + n->cap, 0, cap - n->cap);
 		n->cap = cap;
 	}
 	size_t chunks = (size_t)((size + C - 1) / C);
 	if (chunks > n->nchunks) {
-		n->clen = realloc(n->clen, chunks * sizeof(*n->clen));
-		if (!n->clen)
+		n->leg = realloc(n->leg, chunks * sizeof(*n->leg));
+		if (!n->leg)
 			abort();
-		memset(n->clen + n->nchunks, 0, (chunks - n->nchunks) * sizeof(*n->clen));
+		memset(n->leg + n->nchunks, 0, (chunks - n->nchunks) * sizeof(*n->leg));
 		n->nchunks = chunks;
 	}
 }
@@ -556,8 +574,15 @@ static void model_write(struct mnode *n, uint64_t off, uint64_t len, const char 
 		uint64_t idx = pos / C, at = pos % C, k = C - at;
 		if (k > off + len - pos)
 			k = off + len - pos;
-		if (at + k > n->clen[idx])
-			n->clen[idx] = (uint32_t)(at + k);
+		uint64_t from = pos; /* format 2: the bytes written */
+		if (!model_v2 || n->leg[idx]) {
+			from = idx * C; /* format 1, or a format 1 chunk's first write */
+			for (uint64_t i = idx * C + at + k; i < (idx + 1) * C && i < n->cap; i++)
+				if (n->st[i])
+					memset(n->st + idx * C + at + k, 1, i + 1 - (idx * C + at + k));
+			n->leg[idx] = !model_v2;
+		}
+		memset(n->st + from, 1, pos + k - from);
 		pos += k;
 	}
 	if (off + len > n->size)
@@ -571,11 +596,13 @@ static void model_truncate(struct mnode *n, uint64_t size)
 		return; /* no change, times included */
 	if (size < n->size) {
 		memset(n->data + size, 0, n->size - size);
+		memset(n->st + size, 0, n->cap - size);
 		uint64_t keep = (size + C - 1) / C;
 		for (size_t i = keep; i < n->nchunks; i++)
-			n->clen[i] = 0;
-		if (size % C && n->clen[size / C] > size % C)
-			n->clen[size / C] = (uint32_t)(size % C);
+			n->leg[i] = false;
+		if (model_v2 && size % C && n->leg[size / C] &&
+		    model_chunk_stored(n, (size_t)(size / C)))
+			n->leg[size / C] = false; /* the cut format 1 chunk becomes a map */
 	} else {
 		model_reserve(n, size);
 	}
@@ -699,12 +726,14 @@ static int model_apply(struct model *m, const struct op *o)
 static void model_build(struct model *m, const char *stop, size_t n_later)
 {
 	model_init(m);
+	model_v2 = false;
 	for (size_t i = 0; i < N_OPS(gen_ops); i++) {
 		if (stop && gen_ops[i].k == OP_CHECKPOINT && !strcmp(gen_ops[i].arg, stop))
 			return;
 		if (model_apply(m, &gen_ops[i]))
 			abort(); /* the table contradicts itself */
 	}
+	model_v2 = true; /* today's code writes format 2 */
 	for (size_t i = 0; i < n_later; i++)
 		if (model_apply(m, &later_ops[i]))
 			abort();
@@ -1016,17 +1045,14 @@ static void check_extents(struct cmp *c, const char *path, uint64_t ino, const s
 	uint64_t want[256][2], got[256][2];
 	size_t nw = 0, ng = 0;
 
-	for (size_t i = 0; i < n->nchunks && nw < 256; i++) {
-		if (!n->clen[i])
+	for (uint64_t i = 0; i < n->size && nw < 256; i++) {
+		if (!n->st[i])
 			continue;
-		uint64_t s = (uint64_t)i * C, e = s + n->clen[i];
-		if (e > n->size)
-			e = n->size;
-		if (nw && want[nw - 1][1] == s)
-			want[nw - 1][1] = e;
+		if (nw && want[nw - 1][1] == i)
+			want[nw - 1][1] = i + 1;
 		else {
-			want[nw][0] = s;
-			want[nw++][1] = e;
+			want[nw][0] = i;
+			want[nw++][1] = i + 1;
 		}
 	}
 	for (uint64_t pos = 0; pos < n->size && ng < 256;) {
@@ -1170,7 +1196,7 @@ static void check_node(struct cmp *c, const char *path, size_t node, const struc
 			  path, a->used, used);
 		c->used += used;
 		for (size_t i = 0; i < n->nchunks; i++)
-			c->chunks += n->clen[i] != 0;
+			c->chunks += model_chunk_stored(n, i);
 		check_data(c, path, a->ino, n);
 		check_extents(c, path, a->ino, n);
 	}
@@ -1506,6 +1532,7 @@ static void t_writer(void *ctx)
 	REQUIRE(live_open(&cl, false, NULL) == 0);
 	model_build(&m, NULL, 0);
 	compare(cl.fs, cl.db, &m, "opened as the writer");
+	model_v2 = true; /* today's code writes format 2 */
 	for (size_t i = 0; i < N_OPS(later_ops); i++) {
 		int e = live_apply(&cl, &later_ops[i]);
 		CHECK_MSG(!e, "later op %zu (kind %d, %s): %s", i, (int)later_ops[i].k,

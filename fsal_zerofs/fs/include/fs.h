@@ -179,6 +179,8 @@ int zfs_statfs(struct zfs *fs, struct zfs_statfs *out);
 struct zfs_stats {
 	uint64_t lock_waits;
 	uint64_t lock_wait_ns;
+	uint64_t folds;      /* fragmented chunks rewritten as one extent */
+	uint64_t fold_bytes; /* the bytes those rewrites wrote */
 };
 void zfs_stats(struct zfs *fs, struct zfs_stats *out);
 

@@ -51,6 +51,8 @@ enum zfs_check_code {
 	ZFS_CHECK_BAD_CHUNK,
 	ZFS_CHECK_WRONG_USED,
 	ZFS_CHECK_WRONG_TOTALS,
+	ZFS_CHECK_ORPHAN_EXTENT,   /* extent data no chunk map refers to */
+	ZFS_CHECK_MISSING_EXTENT,  /* a chunk map refers to extent data that is not there */
 };
 
 /* The code as fsck prints it: "dangling-entry", "wrong-nlink", ... */
@@ -60,6 +62,8 @@ const char *zfs_check_code_name(enum zfs_check_code code);
 struct zfs_problem {
 	enum zfs_check_code code;
 	uint64_t dir, ino, cookie, chunk;
+	uint64_t extent; /* extents: the extent's id */
+	bool map;        /* chunks: a chunk map ('m'), not a format 1 chunk ('k') */
 	uint64_t want, have, len; /* the right value, the stored one, a chunk's bytes */
 	enum zfs_type type;
 	char *name;    /* entries, cookie records */
