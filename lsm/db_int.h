@@ -81,10 +81,13 @@ struct lsm_db {
 	struct lsm_wal_encoder wal_enc;
 	bool wal_enc_open;
 	uint64_t wal_pending_batches;
+	bool wal_pending_values;  /* the pending object holds separable values */
+	uint64_t vlog_fetching[2]; /* WAL objects being fetched whole for the disk cache (db_vlog.c) */
 	struct lsm_wal_slot {
 		uint64_t id;            /* 0 = free */
 		struct lsm_buf buf;     /* the finished object */
 		uint64_t batches;
+		bool has_values;        /* holds values flushes will point to (vlog.h) */
 		bool uploading;         /* an uploader has it */
 		bool landed;            /* the store has it; waits for the ids below */
 		uint64_t retry_at_ms;   /* after a failure: not before this */

@@ -25,11 +25,111 @@ static lsm_status give(struct lsm_buf *out, const uint8_t *p, size_t n)
 	return st ? st : lsm_buf_append(out, p, n);
 }
 
+/* Claims the whole-object fetch of WAL object obj for the disk cache (the
+ * SSTs' rule, db_sst.c: at most LSM_MAX_WHOLE_FETCHES at once, one per
+ * object; other readers meanwhile read their ranges). */
+#define LSM_MAX_WHOLE_FETCHES 2
+static bool claim_fetch(struct lsm_db *db, uint64_t obj)
+{
+	bool ok = false;
+	pthread_mutex_lock(&db->lock);
+	if (db->vlog_fetching[0] != obj && db->vlog_fetching[1] != obj) {
+		if (atomic_fetch_add(&db->whole_fetches, 1) < LSM_MAX_WHOLE_FETCHES) {
+			/* at most 2 fetches in all, so a slot is free */
+			db->vlog_fetching[db->vlog_fetching[0] ? 1 : 0] = obj;
+			ok = true;
+		} else {
+			atomic_fetch_sub(&db->whole_fetches, 1);
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+	return ok;
+}
+
+static void release_fetch(struct lsm_db *db, uint64_t obj)
+{
+	pthread_mutex_lock(&db->lock);
+	db->vlog_fetching[db->vlog_fetching[0] == obj ? 0 : 1] = 0;
+	atomic_fetch_sub(&db->whole_fetches, 1);
+	pthread_mutex_unlock(&db->lock);
+}
+
+/* The value's bytes into out, from the disk cache or the store: the disk
+ * cache first; on a miss the whole object once (for later reads), else the
+ * value's range. Checked against the pointer's checksum. */
+static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const char *key,
+			      struct lsm_buf *out)
+{
+	struct zs3_buf b = { 0 };
+	lsm_status st;
+	zs3_status zst;
+
+	out->len = 0;
+	if (db->object_cache) {
+		st = lsm_object_cache_read(db->object_cache, key, p->off, p->len, out);
+		if (st == LSM_OK && out->len == p->len && lsm_checksum(out->data, out->len) == p->sum) {
+			atomic_fetch_add(&db->stats.disk_hits, 1);
+			return LSM_OK;
+		}
+		bool cache_bad = st != LSM_ENOTFOUND;
+		/* a miss, or a damaged cache file: the store has the truth */
+		atomic_fetch_add(&db->stats.disk_misses, 1);
+		out->len = 0;
+		if (db->o.cache_dir_bytes / 4 >= 2 * db->o.wal_upload_bytes && claim_fetch(db, p->obj)) {
+			/* the previous fetcher may have finished in between */
+			st = cache_bad ? LSM_ENOTFOUND
+				       : lsm_object_cache_read(db->object_cache, key, p->off, p->len, out);
+			if (st != LSM_OK) {
+				out->len = 0;
+				atomic_fetch_add(&db->stats.vlog_reads, 1);
+				zst = zs3_get(db->store, key, zs3_range_all(), &b, NULL);
+				if (zst == ZS3_OK && p->off + p->len <= b.len) {
+					(void)lsm_object_cache_insert(db->object_cache, key, b.data, b.len);
+					st = give(out, b.data + p->off, p->len);
+				} else {
+					st = zst ? lsm_from_zs3(zst) : LSM_OK;
+					if (zst == ZS3_ENOTFOUND)
+						st = LSM_ENOTFOUND;
+				}
+				zs3_buf_free(&b);
+			}
+			release_fetch(db, p->obj);
+			if (st == LSM_ENOTFOUND)
+				return lsm_fail(LSM_ECORRUPT, "a value of %" PRIu32 " bytes at %" PRIu64
+						" in %s is missing: the object is gone", p->len, p->off,
+						key);
+			if (st)
+				return st;
+			if (out->len == p->len)
+				goto check;
+			out->len = 0; /* shorter than the pointer says: read the range */
+		}
+	}
+	atomic_fetch_add(&db->stats.vlog_reads, 1);
+	zst = zs3_get(db->store, key, zs3_range_from(p->off, p->len), &b, NULL);
+	if (zst == ZS3_ENOTFOUND || zst == ZS3_ERANGE)
+		st = lsm_fail(LSM_ECORRUPT, "a value of %" PRIu32 " bytes at %" PRIu64 " in %s is "
+			      "missing: %s", p->len, p->off, key,
+			      zst == ZS3_ENOTFOUND ? "the object is gone" : "the object is shorter");
+	else if (zst)
+		st = lsm_from_zs3(zst);
+	else
+		st = give(out, b.data, b.len);
+	zs3_buf_free(&b);
+	if (st)
+		return st;
+check:
+	if (out->len != p->len || lsm_checksum(out->data, out->len) != p->sum)
+		return lsm_fail(LSM_ECORRUPT, "the value of %" PRIu32 " bytes at %" PRIu64 " in %s "
+				"does not match its checksum", p->len, p->off, key);
+	atomic_fetch_add(&db->stats.vlog_read_bytes, out->len);
+	return LSM_OK;
+}
+
 lsm_status lsm_vlog_read(struct lsm_db *db, const uint8_t *ref, size_t n, struct lsm_buf *out)
 {
 	struct lsm_vptr p;
 	struct lsm_cache_handle *h;
-	struct zs3_buf b = { 0 };
 	char key[64];
 	lsm_status st;
 
@@ -42,32 +142,17 @@ lsm_status lsm_vlog_read(struct lsm_db *db, const uint8_t *ref, size_t n, struct
 		return st;
 	}
 	lsm_vobj_key(p.obj, key);
-	atomic_fetch_add(&db->stats.vlog_reads, 1);
-	zs3_status zst = zs3_get(db->store, key, zs3_range_from(p.off, p.len), &b, NULL);
-	if (zst == ZS3_ENOTFOUND || zst == ZS3_ERANGE)
-		st = lsm_fail(LSM_ECORRUPT, "a value of %" PRIu32 " bytes at %" PRIu64 " in %s is "
-			      "missing: %s", p.len, p.off, key,
-			      zst == ZS3_ENOTFOUND ? "the object is gone" : "the object is shorter");
-	else if (zst)
-		st = lsm_from_zs3(zst);
-	else if (b.len != p.len || lsm_checksum(b.data, b.len) != p.sum)
-		st = lsm_fail(LSM_ECORRUPT, "the value of %" PRIu32 " bytes at %" PRIu64 " in %s "
-			      "does not match its checksum", p.len, p.off, key);
-	else
-		st = give(out, b.data, b.len);
-	if (st == LSM_OK) {
-		atomic_fetch_add(&db->stats.vlog_read_bytes, b.len);
-		struct cached_value *v = malloc(sizeof(*v) + b.len);
-		if (v) {
-			v->len = b.len;
-			memcpy(v->data, b.data, b.len);
-			if (lsm_block_cache_insert(db->block_cache, VLOG_CACHE_ID | p.obj, p.off, v,
-						   sizeof(*v) + b.len, free, &h) == LSM_OK)
-				lsm_block_cache_release(db->block_cache, h);
-			else
-				free(v);
-		}
+	if ((st = fetch_value(db, &p, key, out)))
+		return st;
+	struct cached_value *v = malloc(sizeof(*v) + out->len);
+	if (v) {
+		v->len = out->len;
+		memcpy(v->data, out->data, out->len);
+		if (lsm_block_cache_insert(db->block_cache, VLOG_CACHE_ID | p.obj, p.off, v,
+					   sizeof(*v) + out->len, free, &h) == LSM_OK)
+			lsm_block_cache_release(db->block_cache, h);
+		else
+			free(v);
 	}
-	zs3_buf_free(&b);
-	return st;
+	return LSM_OK;
 }

@@ -72,6 +72,7 @@ static lsm_status place_op(void *ctx, enum lsm_type type, const uint8_t *key, si
 	size_t off = p->body_off + (size_t)(val - p->body);
 	if (off > UINT32_MAX)
 		return LSM_OK; /* past what a position holds: the value stays inline */
+	p->db->wal_pending_values = true;
 	return lsm_memtable_set_vlog(p->mt, key, klen, seq, p->obj, (uint32_t)off);
 }
 
@@ -121,6 +122,8 @@ static lsm_status seal(struct lsm_db *db, bool *sealed)
 	db->wal_buf.len = 0;
 	s->id = id;
 	s->batches = db->wal_pending_batches;
+	s->has_values = db->wal_pending_values;
+	db->wal_pending_values = false;
 	s->uploading = s->landed = false;
 	s->retry_at_ms = 0;
 	db->wal_pending_id++;
@@ -172,6 +175,7 @@ static void advance_durable(struct lsm_db *db)
  * uploader touches a slot marked uploading. */
 static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 {
+	struct lsm_buf cache = { 0 };
 	char key[64];
 	uint64_t id = s->id;
 	lsm_status st;
@@ -192,6 +196,12 @@ static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 		atomic_fetch_add(&db->stats.wal_batches, s->batches);
 		atomic_fetch_add(&db->stats.wal_bytes, s->buf.len);
 		db->wal_backoff_ms = 0;
+		if (db->object_cache && s->has_values) {
+			/* values in it will be read from it (vlog.h): keep a copy
+			 * in the disk cache, written after the waiters are told */
+			cache = s->buf;
+			s->buf = (struct lsm_buf){ 0 };
+		}
 		advance_durable(db);
 		if (db->durable_wal_id >= id)
 			db->wal_error = LSM_OK;
@@ -216,6 +226,12 @@ static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 	}
 	pthread_cond_broadcast(&db->durable_cond);
 	pthread_cond_broadcast(&db->cond);
+	if (cache.data) {
+		pthread_mutex_unlock(&db->lock);
+		(void)lsm_object_cache_insert(db->object_cache, key, cache.data, cache.len);
+		lsm_buf_free(&cache);
+		pthread_mutex_lock(&db->lock);
+	}
 	return st;
 }
 
