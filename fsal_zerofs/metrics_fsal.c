@@ -381,6 +381,8 @@ static bool render(void *arg, struct zm_text *t)
 			zfs_stats(zerofs_fs(exp), &zs);
 			s->fs_lock_waits = zs.lock_waits;
 			s->fs_lock_wait_ns = zs.lock_wait_ns;
+			s->fs_folds = zs.folds;
+			s->fs_fold_bytes = zs.fold_bytes;
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);

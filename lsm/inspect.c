@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db_int.h"
+#include "vlog.h"
 
 static void level_add(struct lsm_level_desc *l, const struct lsm_sst_info *s)
 {
@@ -162,4 +163,51 @@ lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *a)
 	lsm_manifest_free(&m);
 	zst = zs3_list_each(store, "wal/", after[0] ? after : NULL, newest_wal, a);
 	return zst ? lsm_from_zs3(zst) : LSM_OK;
+}
+
+struct vlog_walk {
+	struct lsm_vref_set refs;
+	uint64_t wal_flushed;
+	struct lsm_vlog_census *c;
+};
+
+static zs3_status vlog_entry(void *ctx, const struct zs3_entry *e)
+{
+	struct vlog_walk *w = ctx;
+	uint64_t id;
+	if (!numbered(e->key, "wal/", ".wal", &id) || id >= w->wal_flushed)
+		return ZS3_OK;
+	for (size_t i = 0; i < w->refs.n; i++) /* sorted: a binary search would do too */
+		if (w->refs.v[i].obj == id) {
+			w->c->objects++;
+			w->c->object_bytes += e->size;
+			w->c->live_bytes += w->refs.v[i].bytes;
+			break;
+		}
+	return ZS3_OK;
+}
+
+lsm_status lsm_vlog_census(struct lsm_db *db, struct lsm_vlog_census *out)
+{
+	struct vlog_walk w = { { 0 }, 0, out };
+	struct lsm_version *v = lsm_version_ref(db);
+	const struct lsm_manifest *m = &v->m;
+	lsm_status st = LSM_OK;
+	memset(out, 0, sizeof(*out));
+	w.wal_flushed = m->wal_flushed;
+	for (size_t i = 0; i < m->l0_count && !st; i++)
+		for (size_t j = 0; j < m->l0[i].n_vrefs && !st; j++)
+			st = lsm_vref_set_add(&w.refs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
+	for (size_t r = 0; r < m->run_count && !st; r++)
+		for (size_t i = 0; i < m->runs[r].count && !st; i++)
+			for (size_t j = 0; j < m->runs[r].ssts[i].n_vrefs && !st; j++)
+				st = lsm_vref_set_add(&w.refs, m->runs[r].ssts[i].vrefs[j].obj,
+						      m->runs[r].ssts[i].vrefs[j].bytes);
+	lsm_version_unref(v);
+	if (!st) {
+		zs3_status zst = zs3_list_each(db->store, "wal/", NULL, vlog_entry, &w);
+		st = zst ? lsm_from_zs3(zst) : LSM_OK;
+	}
+	lsm_vref_set_free(&w.refs);
+	return st;
 }

@@ -2,8 +2,10 @@
  * lsm/verify.c - reads every live object of a tree in full and checks it
  * (lsm_verify, lsm_verify_store; see lsm.h): the manifest, the SSTs it and
  * its checkpoints' manifests name (each one by lsm_sst_check, sst_reader.c),
- * and the WAL objects a reader would replay (lsm_wal_decode and the replay's
- * sequence rules, db.c). Objects are read whole, past every cache, one at a
+ * the WAL objects a reader would replay (lsm_wal_decode and the replay's
+ * sequence rules, db.c), and the older WAL objects SSTs point into for
+ * values kept there (vlog.h; decoded whole: every record's checksum covers
+ * the values in it). Objects are read whole, past every cache, one at a
  * time. Damage is reported per object and the walk goes on, so one run names
  * every damaged object; only a failing store or memory ends it.
  */
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "db_int.h"
+#include "vlog.h"
 
 struct verify {
 	struct zs3_store *store;
@@ -318,6 +321,52 @@ static lsm_status verify_wals(struct verify *v, const struct lsm_manifest *m)
 	}
 }
 
+/* ---- WAL objects holding values ---- */
+
+static lsm_status add_vrefs(struct lsm_vref_set *objs, const struct lsm_manifest *m)
+{
+	lsm_status st = LSM_OK;
+	for (size_t i = 0; i < m->l0_count; i++)
+		for (size_t j = 0; j < m->l0[i].n_vrefs && !st; j++)
+			st = lsm_vref_set_add(objs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
+	for (size_t r = 0; r < m->run_count; r++)
+		for (size_t i = 0; i < m->runs[r].count; i++)
+			for (size_t j = 0; j < m->runs[r].ssts[i].n_vrefs && !st; j++)
+				st = lsm_vref_set_add(objs, m->runs[r].ssts[i].vrefs[j].obj,
+						      m->runs[r].ssts[i].vrefs[j].bytes);
+	return st;
+}
+
+/* Every WAL object below wal_flushed (the rest is the log, walked by
+ * verify_wals) that an SST of objs' manifests points into. */
+static lsm_status verify_vlog(struct verify *v, const struct lsm_vref_set *objs,
+			      uint64_t wal_flushed)
+{
+	lsm_status st = LSM_OK;
+	for (size_t i = 0; i < objs->n && !st; i++) {
+		char key[64], missing[160];
+		struct zs3_buf b = { 0 };
+		struct lsm_wal_header h;
+		uint64_t id = objs->v[i].obj;
+		if (id >= wal_flushed)
+			continue;
+		lsm_wal_key(id, key);
+		st = get_object(v, key, &b);
+		if (st != LSM_ENOTFOUND)
+			v->sum->vlog_objects++;
+		if (st == LSM_OK) {
+			st = lsm_wal_decode(b.data, b.len, &h, NULL, NULL);
+			if (st == LSM_OK && h.wal_id != id)
+				st = lsm_fail(LSM_ECORRUPT, "it says it is WAL %" PRIu64, h.wal_id);
+		}
+		snprintf(missing, sizeof(missing), "SSTs point to %llu bytes of values in it, but "
+			 "the store does not have it", (unsigned long long)objs->v[i].bytes);
+		st = outcome(v, key, st, b.len, missing);
+		zs3_buf_free(&b);
+	}
+	return st;
+}
+
 /* ---- the walk ---- */
 
 static lsm_status verify_tree(struct zs3_store *store, uint64_t id, bool wal, lsm_verify_fn fn,
@@ -328,18 +377,26 @@ static lsm_status verify_tree(struct zs3_store *store, uint64_t id, bool wal, ls
 	bool ok;
 	lsm_status st;
 
+	struct lsm_vref_set objs = { 0 };
 	out->manifest_id = id;
 	if ((st = verify_manifest(&v, id, NULL, &m, &ok)) || !ok)
 		return st;
 	st = verify_ssts(&v, &m);
+	if (!st)
+		st = add_vrefs(&objs, &m);
 	for (size_t i = 0; i < m.checkpoint_count && !st; i++) {
 		struct lsm_manifest cp;
 		st = verify_manifest(&v, m.checkpoints[i].manifest_id, m.checkpoints[i].name, &cp, &ok);
 		if (!st && ok) {
 			st = verify_ssts(&v, &cp);
+			if (!st)
+				st = add_vrefs(&objs, &cp);
 			lsm_manifest_free(&cp);
 		}
 	}
+	if (!st)
+		st = verify_vlog(&v, &objs, m.wal_flushed);
+	lsm_vref_set_free(&objs);
 	if (!st && wal)
 		st = verify_wals(&v, &m);
 	lsm_manifest_free(&m);

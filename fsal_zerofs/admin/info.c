@@ -105,6 +105,19 @@ int cmd_info(struct admin_opts *o, int argc, char **argv)
 	if (c.ssts > ssts)
 		printf("                  (%" PRIu64 " SSTs are no longer in the tree: zerofs gc deletes them)\n",
 		       c.ssts - ssts);
+	struct lsm_vlog_census vc;
+	if ((st = lsm_vlog_census(a.db, &vc)) == LSM_OK) {
+		uint64_t garbage = vc.object_bytes > vc.live_bytes ? vc.object_bytes - vc.live_bytes : 0;
+		printf("data objects:     %" PRIu64 " WAL objects hold file data (%s): %s live, %s "
+		       "garbage (%.0f%%)\n",
+		       vc.objects, admin_bytes(vc.object_bytes, b1), admin_bytes(vc.live_bytes, b2),
+		       admin_bytes(garbage, b3),
+		       vc.object_bytes ? 100.0 * (double)garbage / (double)vc.object_bytes : 0.0);
+	} else {
+		admin_err("%s: listing the data objects failed: %s (%s)", a.desc, lsm_strstatus(st),
+			  lsm_last_error());
+		rc = ZA_ERROR;
+	}
 	if (lsm_activity(a.store, &act) == LSM_OK) {
 		int64_t newest = act.manifest_mtime_ms > act.newest_wal_mtime_ms ? act.manifest_mtime_ms
 										 : act.newest_wal_mtime_ms;

@@ -284,6 +284,26 @@ static void render_lsm(struct zm_text *t, const struct zm_export_snapshot *e, si
 	SIMPLE_F(t, e, n, "zerofs_lsm_durable_wait_seconds_total", "counter",
 		 "Time spent in those waits (mean wait: divide by zerofs_lsm_durable_waits_total)",
 		 OPEN, (double)x->lsm.durable_wait_us / 1e6);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_vlog_objects", "gauge",
+		   "WAL objects the tree's SSTs point into (file data kept where it was uploaded)",
+		   OPEN, x->lsm.vlog_objects);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_vlog_live_bytes", "gauge",
+		   "Value bytes the tree's SSTs point to in those objects", OPEN,
+		   x->lsm.vlog_live_bytes);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_vlog_separated_bytes_total", "counter",
+		   "Value bytes flushes left in their WAL objects instead of copying them into SSTs",
+		   OPEN, x->lsm.vlog_separated_bytes);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_vlog_reads_total", "counter",
+		   "GETs of values kept in WAL objects (block and disk cache misses)", OPEN,
+		   x->lsm.vlog_reads);
+	SIMPLE_U64(t, e, n, "zerofs_lsm_vlog_read_bytes_total", "counter",
+		   "Value bytes read from WAL objects past the block cache", OPEN,
+		   x->lsm.vlog_read_bytes);
+	SIMPLE_U64(t, e, n, "zerofs_fs_chunk_folds_total", "counter",
+		   "Fragmented chunks (more than 16 extents) rewritten as one extent", OPEN,
+		   x->fs_folds);
+	SIMPLE_U64(t, e, n, "zerofs_fs_chunk_fold_bytes_total", "counter",
+		   "Bytes those rewrites wrote", OPEN, x->fs_fold_bytes);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_memtable_flushes_total", "counter",
 		   "Memtables flushed to L0 SSTs", OPEN, x->lsm.memtable_flushes);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_flush_written_bytes_total", "counter",

@@ -184,6 +184,16 @@ struct lsm_description {
 lsm_status lsm_describe(struct lsm_db *db, struct lsm_description *out);
 void lsm_description_free(struct lsm_description *d);
 
+/* Values kept in WAL objects (lsm/vlog.h): the WAL objects below
+ * wal_flushed that the handle's SSTs point into, their bytes in the store,
+ * and the value bytes the pointers cover (the rest of those objects is
+ * garbage: superseded values, metadata already in SSTs). Lists the store's
+ * WAL objects once. */
+struct lsm_vlog_census {
+	uint64_t objects, object_bytes, live_bytes;
+};
+lsm_status lsm_vlog_census(struct lsm_db *db, struct lsm_vlog_census *out);
+
 /* The objects of a tree in a store, by kind (listing every key once). */
 struct lsm_object_census {
 	uint64_t manifests, manifest_bytes;
@@ -225,6 +235,7 @@ struct lsm_verify_summary {
 	uint64_t bytes;               /* their bytes */
 	uint64_t data_blocks, entries; /* in the SSTs */
 	uint64_t wal_records;
+	uint64_t vlog_objects;        /* older WAL objects read because SSTs point into them */
 	uint64_t damaged;             /* objects reported damaged or missing */
 };
 /* Reads every live object of the tree in full and checks it, as a reader

@@ -252,10 +252,17 @@ static void t_clean_info_ls_cat(void *ctx)
 	run_free(&r);
 	r = zerofs("%s info", x.store_args);
 	EXPECT(r, 0, "in 2 levels (L0 and 1 sorted runs)");
+	/* the compaction flushed the file data: it stays in its WAL objects */
+	CHECK_MSG(has(&r, "data objects:") && !has(&r, "data objects:     0 "), "%s", r.out);
 	run_free(&r);
 	r = zerofs("%s gc --min-age 0 --live-window 0", x.store_args);
 	EXPECT(r, 0, "gc: deleted");
 	CHECK(!has(&r, "gc: deleted 0 "));
+	run_free(&r);
+	/* gc kept the objects file data lies in */
+	r = zerofs("%s cat /d1/big.bin", x.store_args);
+	CHECK_MSG(r.rc == 0 && r.len == BIG && !memcmp(r.out, big, BIG), "after gc: rc %d len %zu",
+		  r.rc, r.len);
 	run_free(&r);
 	r = zerofs("%s fsck", x.store_args);
 	EXPECT(r, 0, "fsck: clean");

@@ -1083,8 +1083,25 @@ static void t_value_separation_cache(void *ctx)
 	fixture_close(&f);
 }
 
+/* What lsm_verify_store reported about WAL objects holding values. */
+struct vlog_reports {
+	int damaged, missing;
+	char key[64];
+};
+
+static void on_vreport(void *ctx, const struct lsm_verify_report *r)
+{
+	struct vlog_reports *v = ctx;
+	if (strncmp(r->key, "wal/", 4) || r->status == LSM_OK)
+		return;
+	v->damaged += r->status == LSM_ECORRUPT;
+	v->missing += r->status == LSM_ENOTFOUND;
+	snprintf(v->key, sizeof(v->key), "%s", r->key);
+}
+
 /* A damaged byte inside a separated value, or its WAL object gone, is
- * LSM_ECORRUPT naming the object: never wrong data. */
+ * LSM_ECORRUPT naming the object: never wrong data; verification (fsck)
+ * names the object either way. */
 static void t_value_separation_corrupt(void *ctx)
 {
 	(void)ctx;
@@ -1124,7 +1141,17 @@ static void t_value_separation_corrupt(void *ctx)
 	LST(lsm_get(db, "victim", 6, &out), LSM_ECORRUPT);
 	CHECK_MSG(strstr(lsm_last_error(), "wal/") != NULL, "error: %s", lsm_last_error());
 	(void)lsm_close(db);
+	struct lsm_verify_summary sum;
+	struct vlog_reports vr = { 0 };
+	LST(lsm_verify_store(f.store, on_vreport, &vr, &sum), LSM_OK);
+	CHECK_MSG(vr.damaged == 1 && vr.missing == 0 && sum.vlog_objects >= 1,
+		  "verify: %d damaged, %d missing, %llu value objects", vr.damaged, vr.missing,
+		  (unsigned long long)sum.vlog_objects);
 	unlink(path);
+	memset(&vr, 0, sizeof(vr));
+	LST(lsm_verify_store(f.store, on_vreport, &vr, &sum), LSM_OK);
+	CHECK_MSG(vr.damaged == 0 && vr.missing == 1, "verify: %d damaged, %d missing", vr.damaged,
+		  vr.missing);
 	REQUIRE(lsm_open(&o, &db) == LSM_OK);
 	LST(lsm_get(db, "victim", 6, &out), LSM_ECORRUPT);
 	CHECK_MSG(strstr(lsm_last_error(), "gone") != NULL, "error: %s", lsm_last_error());

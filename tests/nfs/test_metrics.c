@@ -389,6 +389,16 @@ static void t_workload(void *ctx)
 	      per_export(&p2, 1, "zerofs_fs_lock_wait_seconds_total") >= 0);
 	CHECK(per_export(&p2, 1, "zerofs_lsm_wal_uploads_in_flight") >= 0 &&
 	      per_export(&p2, 1, "zerofs_lsm_wal_uploads_in_flight") <= 8);
+	/* value separation and chunk folds: reported (they move with flushes
+	 * and fragmented chunks; the engine's and core's tests check them) */
+	static const char *const vlog[] = {
+		"zerofs_lsm_vlog_objects", "zerofs_lsm_vlog_live_bytes",
+		"zerofs_lsm_vlog_separated_bytes_total", "zerofs_lsm_vlog_reads_total",
+		"zerofs_lsm_vlog_read_bytes_total", "zerofs_fs_chunk_folds_total",
+		"zerofs_fs_chunk_fold_bytes_total",
+	};
+	for (size_t i = 0; i < sizeof(vlog) / sizeof(vlog[0]); i++)
+		CHECK_MSG(per_export(&p2, 1, vlog[i]) >= 0, "%s is missing", vlog[i]);
 	/* the latency of those writes is in the histogram */
 	CHECK(op(&p2, 1, "zerofs_fsal_op_duration_seconds_sum", "write") >
 	      op(&p0, 1, "zerofs_fsal_op_duration_seconds_sum", "write"));
