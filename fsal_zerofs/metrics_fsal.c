@@ -383,6 +383,7 @@ static bool render(void *arg, struct zm_text *t)
 			s->fs_lock_wait_ns = zs.lock_wait_ns;
 			s->fs_folds = zs.folds;
 			s->fs_fold_bytes = zs.fold_bytes;
+			s->fs_repack_bytes = zs.repack_bytes;
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);

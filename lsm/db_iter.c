@@ -5,6 +5,7 @@
 #include "coding.h"
 #include "db_iter.h"
 #include "ikey.h"
+#include "vlog.h"
 
 struct lsm_db_iter {
 	struct lsm_iter *in;
@@ -165,6 +166,19 @@ const uint8_t *lsm_db_iter_value(struct lsm_db_iter *it, size_t *len)
 	}
 	*len = it->value.len;
 	return it->value.data;
+}
+
+bool lsm_db_iter_value_object(const struct lsm_db_iter *it, uint64_t *obj)
+{
+	struct lsm_vptr p;
+	size_t n;
+	if (!it->valid || !it->blob)
+		return false;
+	const uint8_t *ref = lsm_iter_value(it->in, &n);
+	if (lsm_vptr_decode(ref, n, &p))
+		return false; /* value() reports it */
+	*obj = p.obj;
+	return true;
 }
 
 lsm_status lsm_db_iter_status(const struct lsm_db_iter *it)

@@ -167,34 +167,47 @@ lsm_status lsm_activity(struct zs3_store *store, struct lsm_activity *a)
 
 struct vlog_walk {
 	struct lsm_vref_set refs;
-	uint64_t wal_flushed;
-	struct lsm_vlog_census *c;
+	struct lsm_vlog_object *objs;
+	size_t n, cap;
+	lsm_status st;
 };
 
 static zs3_status vlog_entry(void *ctx, const struct zs3_entry *e)
 {
 	struct vlog_walk *w = ctx;
 	uint64_t id;
-	if (!numbered(e->key, "wal/", ".wal", &id) || id >= w->wal_flushed)
+	if (!numbered(e->key, "wal/", ".wal", &id) || !lsm_vref_set_has(&w->refs, id))
 		return ZS3_OK;
-	for (size_t i = 0; i < w->refs.n; i++) /* sorted: a binary search would do too */
-		if (w->refs.v[i].obj == id) {
-			w->c->objects++;
-			w->c->object_bytes += e->size;
-			w->c->live_bytes += w->refs.v[i].bytes;
-			break;
+	size_t lo = 0, hi = w->refs.n;
+	while (lo < hi) { /* refs are sorted: find id's */
+		size_t mid = (lo + hi) / 2;
+		if (w->refs.v[mid].obj < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		struct lsm_vlog_object *o = realloc(w->objs, cap * sizeof(*o));
+		if (!o) {
+			w->st = lsm_fail(LSM_ENOMEM, "out of memory");
+			return ZS3_ENOMEM;
 		}
+		w->objs = o;
+		w->cap = cap;
+	}
+	w->objs[w->n++] = (struct lsm_vlog_object){ id, e->size, w->refs.v[lo].bytes };
 	return ZS3_OK;
 }
 
-lsm_status lsm_vlog_census(struct lsm_db *db, struct lsm_vlog_census *out)
+lsm_status lsm_vlog_objects(struct lsm_db *db, struct lsm_vlog_object **out, size_t *n)
 {
-	struct vlog_walk w = { { 0 }, 0, out };
+	struct vlog_walk w = { 0 };
 	struct lsm_version *v = lsm_version_ref(db);
 	const struct lsm_manifest *m = &v->m;
 	lsm_status st = LSM_OK;
-	memset(out, 0, sizeof(*out));
-	w.wal_flushed = m->wal_flushed;
+	*out = NULL;
+	*n = 0;
 	for (size_t i = 0; i < m->l0_count && !st; i++)
 		for (size_t j = 0; j < m->l0[i].n_vrefs && !st; j++)
 			st = lsm_vref_set_add(&w.refs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
@@ -206,8 +219,31 @@ lsm_status lsm_vlog_census(struct lsm_db *db, struct lsm_vlog_census *out)
 	lsm_version_unref(v);
 	if (!st) {
 		zs3_status zst = zs3_list_each(db->store, "wal/", NULL, vlog_entry, &w);
-		st = zst ? lsm_from_zs3(zst) : LSM_OK;
+		st = w.st ? w.st : zst ? lsm_from_zs3(zst) : LSM_OK;
 	}
 	lsm_vref_set_free(&w.refs);
-	return st;
+	if (st) {
+		free(w.objs);
+		return st;
+	}
+	*out = w.objs;
+	*n = w.n;
+	return LSM_OK;
+}
+
+lsm_status lsm_vlog_census(struct lsm_db *db, struct lsm_vlog_census *out)
+{
+	struct lsm_vlog_object *o;
+	size_t n;
+	lsm_status st = lsm_vlog_objects(db, &o, &n);
+	memset(out, 0, sizeof(*out));
+	if (st)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		out->objects++;
+		out->object_bytes += o[i].bytes;
+		out->live_bytes += o[i].live_bytes;
+	}
+	free(o);
+	return LSM_OK;
 }

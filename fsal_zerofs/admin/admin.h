@@ -42,6 +42,7 @@ struct admin_opts {
 	bool long_format;            /* ls -l */
 	bool all_names;              /* ls -a: also . and .. */
 	uint64_t min_age_s;          /* gc */
+	uint64_t repack_pct;         /* gc: repack objects below this live share (0: none) */
 };
 
 struct admin_fs {

@@ -49,10 +49,13 @@ static const struct command commands[] = {
 	{ "compact", cmd_compact, "compact",
 	  "Flushes the WAL backlog and merges every SST into one sorted run. Opens the\n"
 	  "store for writing (see WRITING below). The replaced objects stay until gc.\n" },
-	{ "gc", cmd_gc, "gc [--min-age SECONDS]",
-	  "Deletes objects no manifest or checkpoint references: replaced SSTs, WAL objects\n"
-	  "already in SSTs, old manifests. Opens the store for writing (see WRITING below).\n"
-	  "  --min-age SECONDS   only objects at least this old (default 3600)\n" },
+	{ "gc", cmd_gc, "gc [--min-age SECONDS] [--repack PERCENT]",
+	  "Repacks file data out of WAL objects that are mostly garbage, compacts, then\n"
+	  "deletes objects no manifest or checkpoint references: replaced SSTs, WAL objects\n"
+	  "no SST points into, old manifests. Opens the store for writing (see WRITING below).\n"
+	  "  --min-age SECONDS   only objects at least this old (default 3600)\n"
+	  "  --repack PERCENT    repack objects whose live data is below this share of\n"
+	  "                      their size (default 50; 0: no repacking)\n" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -132,7 +135,7 @@ static bool parse_u64(const char *opt, const char *v, uint64_t *out)
 enum {
 	O_CONFIG = 256, O_EXPORT_ID, O_STORE, O_DIRECTORY, O_BUCKET, O_ENDPOINT, O_REGION, O_PREFIX,
 	O_ADDRESSING, O_ALLOW_HTTP, O_CA_FILE, O_CREDS, O_MEMCACHE, O_FORCE, O_LIVE, O_REPAIR,
-	O_MIN_AGE, O_VERSION,
+	O_MIN_AGE, O_VERSION, O_REPACK,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +156,7 @@ static const struct option long_opts[] = {
 	{ "live-window", required_argument, NULL, O_LIVE },
 	{ "repair", no_argument, NULL, O_REPAIR },
 	{ "min-age", required_argument, NULL, O_MIN_AGE },
+	{ "repack", required_argument, NULL, O_REPACK },
 	{ "long", no_argument, NULL, 'l' },
 	{ "all", no_argument, NULL, 'a' },
 	{ "help", no_argument, NULL, 'h' },
@@ -195,6 +199,7 @@ int main(int argc, char **argv)
 	zfs_store_config_init(&o.cfg);
 	o.live_window_s = 300;
 	o.min_age_s = 3600;
+	o.repack_pct = 50;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+lah", long_opts, NULL)) != -1) {
 		const char *key = flag_key(opt);
@@ -225,6 +230,13 @@ int main(int argc, char **argv)
 			if (!parse_u64("--min-age", optarg, &o.min_age_s) || o.min_age_s > UINT64_MAX / 1000)
 				return ZA_USAGE;
 			min_age_set = true;
+			break;
+		case O_REPACK:
+			if (!parse_u64("--repack", optarg, &o.repack_pct) || o.repack_pct > 100) {
+				admin_err("--repack takes a percentage, 0 to 100");
+				return ZA_USAGE;
+			}
+			min_age_set = true; /* gc only, as --min-age */
 			break;
 		case 'l': o.long_format = ls_flags = true; break;
 		case 'a': o.all_names = ls_flags = true; break;
@@ -297,6 +309,14 @@ int main(int argc, char **argv)
 			}
 			min_age_set = true;
 			break;
+		case O_REPACK:
+			if (!parse_u64("--repack", optarg, &o.repack_pct) || o.repack_pct > 100) {
+				admin_err("--repack takes a percentage, 0 to 100");
+				free(rest);
+				return ZA_USAGE;
+			}
+			min_age_set = true; /* gc only, as --min-age */
+			break;
 		case 'l': o.long_format = ls_flags = true; break;
 		case 'a': o.all_names = ls_flags = true; break;
 		case 'h': want_help = true; break;
@@ -322,7 +342,7 @@ int main(int argc, char **argv)
 	else if (repair_set && strcmp(name, "fsck"))
 		admin_err("--repair applies to fsck only");
 	else if (min_age_set && strcmp(name, "gc"))
-		admin_err("--min-age applies to gc only");
+		admin_err("--min-age and --repack apply to gc only");
 	else if (ls_flags && strcmp(name, "ls"))
 		admin_err("-l and -a apply to ls only");
 	else if (!config && n_flags == 0)

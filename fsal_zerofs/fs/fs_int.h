@@ -54,6 +54,7 @@ struct zfs {
 	_Atomic uint64_t stripe_token[ZFS_STRIPES];
 	_Atomic uint64_t lock_waits, lock_wait_ns; /* zfs_stats */
 	_Atomic uint64_t folds, fold_bytes;        /* zfs_stats: chunk maps folded */
+	_Atomic uint64_t repack_bytes;             /* zfs_stats: data moved by zfs_repack */
 };
 
 /* The stripes one operation holds: ascending, no duplicates. */

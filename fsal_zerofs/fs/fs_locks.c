@@ -96,6 +96,7 @@ void zfs_stats(struct zfs *fs, struct zfs_stats *out)
 	out->lock_wait_ns = atomic_load(&fs->lock_wait_ns);
 	out->folds = atomic_load(&fs->folds);
 	out->fold_bytes = atomic_load(&fs->fold_bytes);
+	out->repack_bytes = atomic_load(&fs->repack_bytes);
 }
 
 void zfs_lock_all(struct zfs *fs)

@@ -304,6 +304,9 @@ static void render_lsm(struct zm_text *t, const struct zm_export_snapshot *e, si
 		   x->fs_folds);
 	SIMPLE_U64(t, e, n, "zerofs_fs_chunk_fold_bytes_total", "counter",
 		   "Bytes those rewrites wrote", OPEN, x->fs_fold_bytes);
+	SIMPLE_U64(t, e, n, "zerofs_fs_repack_bytes_total", "counter",
+		   "Live file data moved out of mostly-dead WAL objects (repacking)", OPEN,
+		   x->fs_repack_bytes);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_memtable_flushes_total", "counter",
 		   "Memtables flushed to L0 SSTs", OPEN, x->lsm.memtable_flushes);
 	SIMPLE_U64(t, e, n, "zerofs_lsm_flush_written_bytes_total", "counter",

@@ -96,7 +96,7 @@ struct zm_export_snapshot {
 	struct lsm_stats lsm;
 	/* the filesystem core's lock stripes (fs.h zfs_stats), when open */
 	uint64_t fs_lock_waits, fs_lock_wait_ns;
-	uint64_t fs_folds, fs_fold_bytes;
+	uint64_t fs_folds, fs_fold_bytes, fs_repack_bytes;
 };
 
 /* A growing text buffer; oom is sticky. */

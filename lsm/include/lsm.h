@@ -133,6 +133,9 @@ const uint8_t *lsm_db_iter_key(const struct lsm_db_iter *it, size_t *len);
  * needs only keys reads none); if that read fails, valid() becomes false,
  * status() says why, and this returns an empty value. */
 const uint8_t *lsm_db_iter_value(struct lsm_db_iter *it, size_t *len);
+/* Whether the current entry's value is kept in a WAL object (vlog: flushed
+ * and separated), and which (*obj); reads nothing. Only while valid. */
+bool lsm_db_iter_value_object(const struct lsm_db_iter *it, uint64_t *obj);
 /* LSM_OK, or the error (from a source, corruption, out of memory) that made
  * valid() false. */
 lsm_status lsm_db_iter_status(const struct lsm_db_iter *it);
@@ -184,8 +187,8 @@ struct lsm_description {
 lsm_status lsm_describe(struct lsm_db *db, struct lsm_description *out);
 void lsm_description_free(struct lsm_description *d);
 
-/* Values kept in WAL objects (lsm/vlog.h): the WAL objects below
- * wal_flushed that the handle's SSTs point into, their bytes in the store,
+/* Values kept in WAL objects (lsm/vlog.h): the WAL objects that the
+ * handle's SSTs point into, their bytes in the store,
  * and the value bytes the pointers cover (the rest of those objects is
  * garbage: superseded values, metadata already in SSTs). Lists the store's
  * WAL objects once. */
@@ -193,6 +196,13 @@ struct lsm_vlog_census {
 	uint64_t objects, object_bytes, live_bytes;
 };
 lsm_status lsm_vlog_census(struct lsm_db *db, struct lsm_vlog_census *out);
+/* The same, object by object (sorted by id; free *out with free()). */
+struct lsm_vlog_object {
+	uint64_t id;         /* WAL object id */
+	uint64_t bytes;      /* its size in the store */
+	uint64_t live_bytes; /* value bytes SSTs point to in it */
+};
+lsm_status lsm_vlog_objects(struct lsm_db *db, struct lsm_vlog_object **out, size_t *n);
 
 /* The objects of a tree in a store, by kind (listing every key once). */
 struct lsm_object_census {

@@ -257,7 +257,10 @@ static void t_clean_info_ls_cat(void *ctx)
 	run_free(&r);
 	r = zerofs("%s gc --min-age 0 --live-window 0", x.store_args);
 	EXPECT(r, 0, "gc: deleted");
-	CHECK(!has(&r, "gc: deleted 0 "));
+	CHECK(!has(&r, "gc: deleted 0 ") && has(&r, "repack: "));
+	run_free(&r);
+	r = zerofs("%s gc --repack 101", x.store_args);
+	EXPECT(r, 4, "--repack takes a percentage");
 	run_free(&r);
 	/* gc kept the objects file data lies in */
 	r = zerofs("%s cat /d1/big.bin", x.store_args);

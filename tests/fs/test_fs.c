@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "fs_check.h"
@@ -892,6 +893,88 @@ static void t_check_extents(void *ctx)
 	CHECK(got == 200 && data[150] == 0);
 }
 
+/* Repacking: a WAL object whose file data was mostly overwritten has its
+ * live extents moved, and after a compaction GC deletes it; the file reads
+ * the same and the check is clean. */
+static void t_repack(void *ctx)
+{
+	(void)ctx;
+	enum { CH = ZFS_CHUNK_SIZE, N = 16 };
+	static uint8_t data[N * CH], back[N * CH];
+	char *rdir = make_temp_dir("repack");
+	struct zs3_store *rs;
+	struct lsm_db *rdb;
+	struct zfs *rfs;
+	struct zfs_attr f, a;
+	struct zfs_create_args r = reg(0644);
+	struct lsm_vlog_object *objs;
+	struct zfs_repack_stats st;
+	size_t n, got;
+	bool eof;
+	uint64_t deleted;
+	REQUIRE(rdir && zs3_open_local(rdir, false, &rs) == ZS3_OK);
+	struct lsm_options o = { .store = rs, .memtable_bytes = 32u << 20, .gc_min_age_ms = 1 };
+	REQUIRE(lsm_open(&o, &rdb) == LSM_OK && zfs_open(rdb, &rfs) == 0);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / CH);
+	E(zfs_create(rfs, ZFS_ROOT_INO, "f", &r, false, &f), 0);
+	E(zfs_write(rfs, f.ino, 0, sizeof(data), data, true, &a), 0); /* one batch, one object */
+	REQUIRE(lsm_compact_all(rdb) == LSM_OK);
+	REQUIRE(lsm_vlog_objects(rdb, &objs, &n) == LSM_OK);
+	CHECK(n == 1);
+	uint64_t first = n ? objs[0].id : 0;
+	free(objs);
+	/* overwrite all but the last two chunks: the first object keeps 1/8 live */
+	memset(data, 0x5a, (N - 2) * CH);
+	E(zfs_write(rfs, f.ino, 0, (N - 2) * CH, data, true, &a), 0);
+	REQUIRE(lsm_compact_all(rdb) == LSM_OK);
+	REQUIRE(lsm_vlog_objects(rdb, &objs, &n) == LSM_OK);
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		if (objs[i].id == first) {
+			found = true;
+			CHECK_MSG(objs[i].live_bytes == 2 * CH, "live %llu",
+				  (unsigned long long)objs[i].live_bytes);
+		}
+	free(objs);
+	CHECK(found);
+	E(zfs_repack(rfs, 0.5, NULL, NULL, &st), 0);
+	printf("  repack: %llu objects, moved %llu extents, %llu bytes\n",
+	       (unsigned long long)st.objects, (unsigned long long)st.extents,
+	       (unsigned long long)st.bytes);
+	CHECK(st.objects == 1 && st.extents == 2 && st.bytes == 2 * CH);
+	REQUIRE(lsm_compact_all(rdb) == LSM_OK);
+	usleep(5000);
+	REQUIRE(lsm_gc(rdb, &deleted) == LSM_OK);
+	REQUIRE(lsm_vlog_objects(rdb, &objs, &n) == LSM_OK);
+	for (size_t i = 0; i < n; i++)
+		CHECK_MSG(objs[i].id != first, "object %llu is still pointed into",
+			  (unsigned long long)first);
+	free(objs);
+	char key[64];
+	snprintf(key, sizeof(key), "wal/%020llu.wal", (unsigned long long)first);
+	struct zs3_buf zb = { 0 };
+	CHECK(zs3_get(rs, key, zs3_range_all(), &zb, NULL) == ZS3_ENOTFOUND);
+	zs3_buf_free(&zb);
+	E(zfs_read(rfs, f.ino, 0, sizeof(back), back, &got, &eof), 0);
+	CHECK(got == sizeof(data) && !memcmp(back, data, sizeof(data)));
+	struct zfs_check *c;
+	REQUIRE(zfs_check_scan(rdb, NULL, NULL, &c) == 0);
+	CHECK(zfs_check_count(c) == 0);
+	zfs_check_free(c);
+	/* and after a reopen */
+	zfs_close(rfs);
+	(void)lsm_close(rdb);
+	REQUIRE(lsm_open(&o, &rdb) == LSM_OK && zfs_open(rdb, &rfs) == 0);
+	E(zfs_read(rfs, f.ino, 0, sizeof(back), back, &got, &eof), 0);
+	CHECK(got == sizeof(data) && !memcmp(back, data, sizeof(data)));
+	zfs_close(rfs);
+	(void)lsm_close(rdb);
+	zs3_close(rs);
+	rm_rf(rdir);
+	free(rdir);
+}
+
 static void t_corruption(void *ctx)
 {
 	(void)ctx;
@@ -952,6 +1035,7 @@ int main(int argc, char **argv)
 	tl_run("check_and_repair", t_check_repair, NULL);
 	tl_run("extents", t_extents, NULL);
 	tl_run("check_extents", t_check_extents, NULL);
+	tl_run("repack", t_repack, NULL);
 	tl_run("concurrent_clients", t_concurrent, NULL);
 	tl_run("corruption_is_eio_for_that_object", t_corruption, NULL);
 	zfs_close(fs);

@@ -395,7 +395,7 @@ static void t_workload(void *ctx)
 		"zerofs_lsm_vlog_objects", "zerofs_lsm_vlog_live_bytes",
 		"zerofs_lsm_vlog_separated_bytes_total", "zerofs_lsm_vlog_reads_total",
 		"zerofs_lsm_vlog_read_bytes_total", "zerofs_fs_chunk_folds_total",
-		"zerofs_fs_chunk_fold_bytes_total",
+		"zerofs_fs_chunk_fold_bytes_total", "zerofs_fs_repack_bytes_total",
 	};
 	for (size_t i = 0; i < sizeof(vlog) / sizeof(vlog[0]); i++)
 		CHECK_MSG(per_export(&p2, 1, vlog[i]) >= 0, "%s is missing", vlog[i]);

@@ -179,10 +179,25 @@ int zfs_statfs(struct zfs *fs, struct zfs_statfs *out);
 struct zfs_stats {
 	uint64_t lock_waits;
 	uint64_t lock_wait_ns;
-	uint64_t folds;      /* fragmented chunks rewritten as one extent */
-	uint64_t fold_bytes; /* the bytes those rewrites wrote */
+	uint64_t folds;        /* fragmented chunks rewritten as one extent */
+	uint64_t fold_bytes;   /* the bytes those rewrites wrote */
+	uint64_t repack_bytes; /* live file data moved out of mostly-dead objects */
 };
 void zfs_stats(struct zfs *fs, struct zfs_stats *out);
+
+/* Repacking (fs_repack.c): file data stays in the WAL object that uploaded
+ * it (lsm/vlog.h) while any of it is live. zfs_repack writes again every
+ * live extent held by an object whose live bytes are below max_live (0..1)
+ * of its size, so that once compaction has dropped the old pointers, GC
+ * deletes the object. Safe beside every other call; made durable before it
+ * returns. fn (may be NULL) gets the progress now and then and at the end. */
+struct zfs_repack_stats {
+	uint64_t objects, object_bytes, live_bytes; /* objects picked: their bytes, live bytes */
+	uint64_t extents, bytes;                    /* extents moved, their bytes */
+};
+typedef void (*zfs_repack_fn)(void *ctx, const struct zfs_repack_stats *so_far);
+int zfs_repack(struct zfs *fs, double max_live, zfs_repack_fn fn, void *ctx,
+	       struct zfs_repack_stats *out);
 
 /* Maps an engine status to the errno above (an EIO takes the engine's
  * detail with it). */
