@@ -613,6 +613,168 @@ static void t_kill(void *ctx)
 	CHECK(total > KILLS); /* the children did real work */
 }
 
+
+/* ---- SIGKILL during repacking, compaction and GC ---- */
+
+enum { RFILES = 6, RCHUNKS = 4, RKILLS = 12 };
+
+/* Chunk c of file i at version v: every byte says so. */
+static void rgen(uint8_t *p, int i, int c, unsigned v)
+{
+	for (size_t k = 0; k < ZFS_CHUNK_SIZE; k++)
+		p[k] = (uint8_t)(v * 31 + (unsigned)i * 7 + (unsigned)c * 3 + k % 251);
+	memcpy(p, &v, sizeof(v)); /* the version, readable back */
+}
+
+static int open_repack_tree(struct zs3_store **s, struct lsm_db **db, struct zfs **fs)
+{
+	struct lsm_options o = { 0 };
+	if (zs3_open_local(dir, false, s) != ZS3_OK)
+		return 1;
+	o.store = *s;
+	o.memtable_bytes = 1u << 20;
+	o.flush_interval_ms = 10;
+	o.gc_min_age_ms = 1; /* GC deletes whatever it may, at once */
+	if (lsm_open(&o, db) != LSM_OK) {
+		zs3_close(*s);
+		return 1;
+	}
+	if (zfs_open(*db, fs) != 0) {
+		(void)lsm_close(*db);
+		zs3_close(*s);
+		return 1;
+	}
+	return 0;
+}
+
+/* Overwrites chunks durably (reporting "file chunk version" once each is
+ * acknowledged) and, every few writes, repacks everything below 90% live,
+ * compacts and collects, until killed. */
+static void repack_child(int round, int fd)
+{
+	struct zs3_store *s;
+	struct lsm_db *db;
+	struct zfs *fs;
+	static uint8_t buf[ZFS_CHUNK_SIZE];
+	unsigned long long rs = seed ^ (unsigned long long)round * 0x9e3779b97f4a7c15ULL;
+	if (open_repack_tree(&s, &db, &fs))
+		_exit(10);
+	for (unsigned n = 0;; n++) {
+		int i = (int)(tl_rand64(&rs) % RFILES), c = (int)(tl_rand64(&rs) % RCHUNKS);
+		unsigned v = (unsigned)round * 100000u + n + 1; /* grows across rounds */
+		struct zfs_attr a;
+		char name[16];
+		snprintf(name, sizeof(name), "r%d", i);
+		if (zfs_lookup(fs, ZFS_ROOT_INO, name, &a))
+			_exit(11);
+		rgen(buf, i, c, v);
+		if (zfs_write(fs, a.ino, (uint64_t)c * ZFS_CHUNK_SIZE, ZFS_CHUNK_SIZE, buf, true, &a))
+			_exit(12);
+		char line[64];
+		int len = snprintf(line, sizeof(line), "%d %d %u\n", i, c, v);
+		if (write(fd, line, (size_t)len) != len)
+			_exit(13);
+		if (n % 6 == 5) {
+			struct zfs_repack_stats st;
+			uint64_t deleted;
+			if (zfs_repack(fs, 0.9, NULL, NULL, &st) || lsm_compact_all(db) ||
+			    lsm_gc(db, &deleted))
+				_exit(14);
+		}
+	}
+}
+
+static void t_kill_repack(void *ctx)
+{
+	(void)ctx;
+	static uint8_t want[ZFS_CHUNK_SIZE], got[ZFS_CHUNK_SIZE];
+	static unsigned acked[RFILES][RCHUNKS];
+	unsigned long long rs = seed ^ 0x5eed;
+	struct zs3_store *s;
+	struct lsm_db *db;
+	struct zfs *fs;
+	int bad = 0;
+	unsigned long long acks = 0;
+
+	REQUIRE(open_repack_tree(&s, &db, &fs) == 0);
+	for (int i = 0; i < RFILES; i++) {
+		struct zfs_create_args ca = { .type = ZFS_REG, .mode = 0644 };
+		struct zfs_attr a;
+		char name[16];
+		snprintf(name, sizeof(name), "r%d", i);
+		E0(zfs_create(fs, ZFS_ROOT_INO, name, &ca, false, &a));
+		for (int c = 0; c < RCHUNKS; c++) {
+			rgen(want, i, c, 0);
+			E0(zfs_write(fs, a.ino, (uint64_t)c * ZFS_CHUNK_SIZE, ZFS_CHUNK_SIZE, want, true, &a));
+		}
+	}
+	close_tree(s, db, fs);
+
+	for (int r = 0; r < RKILLS && !bad; r++) {
+		int status;
+		int rfd = tl_fork_kill(repack_child, r, (unsigned)(200000 + tl_rand64(&rs) % 600000),
+				       &status);
+		REQUIRE(rfd >= 0);
+		CHECK_MSG(WIFSIGNALED(status), "round %d: the child exited by itself (%d)", r,
+			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		FILE *f = fdopen(rfd, "r");
+		int i, c;
+		unsigned v;
+		while (f && fscanf(f, "%d %d %u", &i, &c, &v) == 3)
+			if (i >= 0 && i < RFILES && c >= 0 && c < RCHUNKS) {
+				acked[i][c] = v > acked[i][c] ? v : acked[i][c];
+				acks++;
+			}
+		if (f)
+			fclose(f);
+
+		REQUIRE(open_repack_tree(&s, &db, &fs) == 0);
+		/* every chunk is a whole version, at least the acknowledged one */
+		for (i = 0; i < RFILES; i++) {
+			struct zfs_attr a;
+			char name[16];
+			snprintf(name, sizeof(name), "r%d", i);
+			E0(zfs_lookup(fs, ZFS_ROOT_INO, name, &a));
+			for (c = 0; c < RCHUNKS; c++) {
+				size_t n;
+				bool eof;
+				int e = zfs_read(fs, a.ino, (uint64_t)c * ZFS_CHUNK_SIZE, ZFS_CHUNK_SIZE,
+						 got, &n, &eof);
+				memcpy(&v, got, sizeof(v));
+				rgen(want, i, c, v);
+				bool ok = !e && n == ZFS_CHUNK_SIZE && v >= acked[i][c] &&
+					  !memcmp(got, want, sizeof(want));
+				CHECK_MSG(ok, "round %d: r%d chunk %d: %s, version %u, acknowledged %u",
+					  r, i, c, e ? strerror(e) : "read", v, acked[i][c]);
+				bad += !ok;
+			}
+		}
+		/* every object the tree needs is there and whole; the records agree */
+		struct lsm_verify_summary vs;
+		CHECK(lsm_verify(db, NULL, NULL, &vs) == LSM_OK);
+		CHECK_MSG(vs.damaged == 0, "round %d: %llu objects damaged or missing", r,
+			  (unsigned long long)vs.damaged);
+		bad += vs.damaged != 0;
+		struct zfs_check *chk;
+		int e = zfs_check_scan(db, NULL, NULL, &chk);
+		CHECK_MSG(e == 0, "round %d: check: %s", r, strerror(e));
+		if (!e) {
+			for (size_t k = 0; k < zfs_check_count(chk) && k < 3; k++) {
+				char what[512];
+				zfs_check_describe(chk, k, what, sizeof(what));
+				printf("  round %d: %s\n", r, what);
+			}
+			bad += zfs_check_count(chk) != 0;
+			zfs_check_free(chk);
+		}
+		close_tree(s, db, fs);
+	}
+	printf("  %d kills during repacking, compaction and GC: %llu writes acknowledged\n",
+	       RKILLS, acks);
+	CHECK(bad == 0);
+	CHECK(acks > RKILLS); /* the children did real work */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -628,6 +790,12 @@ int main(int argc, char **argv)
 	if (!dir)
 		return 1;
 	tl_run("kill", t_kill, NULL);
+	rm_rf(dir);
+	free(dir);
+	dir = make_temp_dir("fs-repack-kill");
+	if (!dir)
+		return 1;
+	tl_run("kill_repack", t_kill_repack, NULL);
 	rm_rf(dir);
 	free(dir);
 	return tl_finish();
