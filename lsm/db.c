@@ -243,6 +243,7 @@ static void db_free(struct lsm_db *db)
 	pthread_mutex_destroy(&db->lock);
 	pthread_cond_destroy(&db->cond);
 	pthread_cond_destroy(&db->durable_cond);
+	pthread_cond_destroy(&db->vlog_fetch_cond);
 	free(db);
 }
 
@@ -279,6 +280,7 @@ lsm_status lsm_open(const struct lsm_options *opts, struct lsm_db **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&db->durable_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&db->vlog_fetch_cond, NULL);
 
 	if ((st = lsm_block_cache_new(db->o.block_cache_bytes, 8, &db->block_cache)) ||
 	    (db->o.cache_dir &&

@@ -83,6 +83,7 @@ struct lsm_db {
 	uint64_t wal_pending_batches;
 	bool wal_pending_values;  /* the pending object holds separable values */
 	uint64_t vlog_fetching[2]; /* WAL objects being fetched whole for the disk cache (db_vlog.c) */
+	pthread_cond_t vlog_fetch_cond; /* (lock) a whole fetch of a WAL object ended */
 	struct lsm_wal_slot {
 		uint64_t id;            /* 0 = free */
 		struct lsm_buf buf;     /* the finished object */

@@ -25,25 +25,32 @@ static lsm_status give(struct lsm_buf *out, const uint8_t *p, size_t n)
 	return st ? st : lsm_buf_append(out, p, n);
 }
 
-/* Claims the whole-object fetch of WAL object obj for the disk cache (the
- * SSTs' rule, db_sst.c: at most LSM_MAX_WHOLE_FETCHES at once, one per
- * object; other readers meanwhile read their ranges). */
+/* The whole-object fetch of WAL object obj for the disk cache (the SSTs'
+ * bound, db_sst.c: at most LSM_MAX_WHOLE_FETCHES at once, each holding the
+ * object in memory): FETCH_MINE if this reader is to do it, FETCH_DONE if
+ * another reader was doing it and has finished (look in the disk cache
+ * again: a sequential reader then makes one GET per object, not one per
+ * value), FETCH_NONE if no fetch may start now (read the range). */
 #define LSM_MAX_WHOLE_FETCHES 2
-static bool claim_fetch(struct lsm_db *db, uint64_t obj)
+enum fetch { FETCH_NONE, FETCH_MINE, FETCH_DONE };
+
+static enum fetch claim_fetch(struct lsm_db *db, uint64_t obj)
 {
-	bool ok = false;
+	enum fetch f = FETCH_NONE;
 	pthread_mutex_lock(&db->lock);
-	if (db->vlog_fetching[0] != obj && db->vlog_fetching[1] != obj) {
-		if (atomic_fetch_add(&db->whole_fetches, 1) < LSM_MAX_WHOLE_FETCHES) {
-			/* at most 2 fetches in all, so a slot is free */
-			db->vlog_fetching[db->vlog_fetching[0] ? 1 : 0] = obj;
-			ok = true;
-		} else {
-			atomic_fetch_sub(&db->whole_fetches, 1);
-		}
+	if (db->vlog_fetching[0] == obj || db->vlog_fetching[1] == obj) {
+		while (db->vlog_fetching[0] == obj || db->vlog_fetching[1] == obj)
+			pthread_cond_wait(&db->vlog_fetch_cond, &db->lock);
+		f = FETCH_DONE;
+	} else if (atomic_fetch_add(&db->whole_fetches, 1) < LSM_MAX_WHOLE_FETCHES) {
+		/* at most LSM_MAX_WHOLE_FETCHES in all, so a slot is free */
+		db->vlog_fetching[db->vlog_fetching[0] ? 1 : 0] = obj;
+		f = FETCH_MINE;
+	} else {
+		atomic_fetch_sub(&db->whole_fetches, 1);
 	}
 	pthread_mutex_unlock(&db->lock);
-	return ok;
+	return f;
 }
 
 static void release_fetch(struct lsm_db *db, uint64_t obj)
@@ -51,6 +58,7 @@ static void release_fetch(struct lsm_db *db, uint64_t obj)
 	pthread_mutex_lock(&db->lock);
 	db->vlog_fetching[db->vlog_fetching[0] == obj ? 0 : 1] = 0;
 	atomic_fetch_sub(&db->whole_fetches, 1);
+	pthread_cond_broadcast(&db->vlog_fetch_cond);
 	pthread_mutex_unlock(&db->lock);
 }
 
@@ -75,7 +83,14 @@ static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const
 		/* a miss, or a damaged cache file: the store has the truth */
 		atomic_fetch_add(&db->stats.disk_misses, 1);
 		out->len = 0;
-		if (db->o.cache_dir_bytes / 4 >= 2 * db->o.wal_upload_bytes && claim_fetch(db, p->obj)) {
+		enum fetch f = db->o.cache_dir_bytes / 4 >= 2 * db->o.wal_upload_bytes
+				       ? claim_fetch(db, p->obj) : FETCH_NONE;
+		if (f == FETCH_DONE && !cache_bad &&
+		    lsm_object_cache_read(db->object_cache, key, p->off, p->len, out) == LSM_OK &&
+		    out->len == p->len)
+			goto check;
+		out->len = 0;
+		if (f == FETCH_MINE) {
 			/* the previous fetcher may have finished in between */
 			st = cache_bad ? LSM_ENOTFOUND
 				       : lsm_object_cache_read(db->object_cache, key, p->off, p->len, out);
