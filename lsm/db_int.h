@@ -82,7 +82,8 @@ struct lsm_db {
 	bool wal_enc_open;
 	uint64_t wal_pending_batches;
 	bool wal_pending_values;  /* the pending object holds separable values */
-	uint64_t vlog_fetching[2]; /* WAL objects being fetched whole for the disk cache (db_vlog.c) */
+#define LSM_VLOG_FETCHES 8
+	uint64_t vlog_fetching[LSM_VLOG_FETCHES]; /* WAL objects being fetched whole for the disk cache (db_vlog.c); 0 = free */
 	pthread_cond_t vlog_fetch_cond; /* (lock) a whole fetch of a WAL object ended */
 	struct lsm_wal_slot {
 		uint64_t id;            /* 0 = free */

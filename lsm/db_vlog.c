@@ -25,29 +25,42 @@ static lsm_status give(struct lsm_buf *out, const uint8_t *p, size_t n)
 	return st ? st : lsm_buf_append(out, p, n);
 }
 
-/* The whole-object fetch of WAL object obj for the disk cache (the SSTs'
- * bound, db_sst.c: at most LSM_MAX_WHOLE_FETCHES at once, each holding the
- * object in memory): FETCH_MINE if this reader is to do it, FETCH_DONE if
- * another reader was doing it and has finished (look in the disk cache
- * again: a sequential reader then makes one GET per object, not one per
- * value), FETCH_NONE if no fetch may start now (read the range). */
-#define LSM_MAX_WHOLE_FETCHES 2
+/* Whole-object fetches of WAL objects for the disk cache. A cold reader
+ * of an object fetches all of it once, in pieces of VLOG_PIECE bytes
+ * written straight to the cache (so at most VLOG_FETCHES pieces are held in
+ * memory, whatever the objects' size); the readers of an object being
+ * fetched wait for it (a sequential reader makes one GET per piece, not one
+ * per value); when VLOG_FETCHES are running, a reader GETs its value's
+ * range instead. */
+#define VLOG_FETCHES LSM_VLOG_FETCHES
+#define VLOG_PIECE (2u << 20)
+
 enum fetch { FETCH_NONE, FETCH_MINE, FETCH_DONE };
 
+/* FETCH_MINE: this reader fetches obj; FETCH_DONE: another one was
+ * fetching it and has finished (look in the disk cache again); FETCH_NONE:
+ * no fetch may start now. */
 static enum fetch claim_fetch(struct lsm_db *db, uint64_t obj)
 {
 	enum fetch f = FETCH_NONE;
+	int free_slot = -1;
 	pthread_mutex_lock(&db->lock);
-	if (db->vlog_fetching[0] == obj || db->vlog_fetching[1] == obj) {
-		while (db->vlog_fetching[0] == obj || db->vlog_fetching[1] == obj)
-			pthread_cond_wait(&db->vlog_fetch_cond, &db->lock);
+	for (;;) {
+		bool busy = false;
+		free_slot = -1;
+		for (int i = 0; i < VLOG_FETCHES; i++) {
+			busy |= db->vlog_fetching[i] == obj;
+			if (!db->vlog_fetching[i] && free_slot < 0)
+				free_slot = i;
+		}
+		if (!busy)
+			break;
+		pthread_cond_wait(&db->vlog_fetch_cond, &db->lock);
 		f = FETCH_DONE;
-	} else if (atomic_fetch_add(&db->whole_fetches, 1) < LSM_MAX_WHOLE_FETCHES) {
-		/* at most LSM_MAX_WHOLE_FETCHES in all, so a slot is free */
-		db->vlog_fetching[db->vlog_fetching[0] ? 1 : 0] = obj;
+	}
+	if (f != FETCH_DONE && free_slot >= 0) {
+		db->vlog_fetching[free_slot] = obj;
 		f = FETCH_MINE;
-	} else {
-		atomic_fetch_sub(&db->whole_fetches, 1);
 	}
 	pthread_mutex_unlock(&db->lock);
 	return f;
@@ -56,14 +69,45 @@ static enum fetch claim_fetch(struct lsm_db *db, uint64_t obj)
 static void release_fetch(struct lsm_db *db, uint64_t obj)
 {
 	pthread_mutex_lock(&db->lock);
-	db->vlog_fetching[db->vlog_fetching[0] == obj ? 0 : 1] = 0;
-	atomic_fetch_sub(&db->whole_fetches, 1);
+	for (int i = 0; i < VLOG_FETCHES; i++)
+		if (db->vlog_fetching[i] == obj)
+			db->vlog_fetching[i] = 0;
 	pthread_cond_broadcast(&db->vlog_fetch_cond);
 	pthread_mutex_unlock(&db->lock);
 }
 
+/* Copies WAL object `key` into the disk cache, piece by piece. LSM_ENOTFOUND
+ * if the store does not have it. */
+static lsm_status fetch_object(struct lsm_db *db, const char *key)
+{
+	struct lsm_object_cache_writer *w;
+	struct zs3_buf b = { 0 };
+	lsm_status st;
+	if ((st = lsm_object_cache_begin(db->object_cache, key, &w)))
+		return st;
+	for (uint64_t off = 0;; off += b.len) {
+		atomic_fetch_add(&db->stats.vlog_reads, 1);
+		zs3_status zst = zs3_get(db->store, key, zs3_range_from(off, VLOG_PIECE), &b, NULL);
+		if (zst == ZS3_ERANGE && off > 0)
+			break; /* the object is a whole number of pieces */
+		if (zst) {
+			st = zst == ZS3_ENOTFOUND ? LSM_ENOTFOUND : lsm_from_zs3(zst);
+			break;
+		}
+		atomic_fetch_add(&db->stats.vlog_read_bytes, b.len);
+		if ((st = lsm_object_cache_append(w, b.data, b.len)) || b.len < VLOG_PIECE)
+			break;
+	}
+	zs3_buf_free(&b);
+	if (st) {
+		lsm_object_cache_abort(w);
+		return st;
+	}
+	return lsm_object_cache_commit(w);
+}
+
 /* The value's bytes into out, from the disk cache or the store: the disk
- * cache first; on a miss the whole object once (for later reads), else the
+ * cache first; on a miss the whole object (once, for later reads), else the
  * value's range. Checked against the pointer's checksum. */
 static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const char *key,
 			      struct lsm_buf *out)
@@ -79,35 +123,15 @@ static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const
 			atomic_fetch_add(&db->stats.disk_hits, 1);
 			return LSM_OK;
 		}
-		bool cache_bad = st != LSM_ENOTFOUND;
 		/* a miss, or a damaged cache file: the store has the truth */
+		bool cache_bad = st != LSM_ENOTFOUND;
 		atomic_fetch_add(&db->stats.disk_misses, 1);
 		out->len = 0;
-		enum fetch f = db->o.cache_dir_bytes / 4 >= 2 * db->o.wal_upload_bytes
-				       ? claim_fetch(db, p->obj) : FETCH_NONE;
-		if (f == FETCH_DONE && !cache_bad &&
-		    lsm_object_cache_read(db->object_cache, key, p->off, p->len, out) == LSM_OK &&
-		    out->len == p->len)
-			goto check;
-		out->len = 0;
+		enum fetch f = cache_bad ? FETCH_NONE : claim_fetch(db, p->obj);
 		if (f == FETCH_MINE) {
-			/* the previous fetcher may have finished in between */
-			st = cache_bad ? LSM_ENOTFOUND
-				       : lsm_object_cache_read(db->object_cache, key, p->off, p->len, out);
-			if (st != LSM_OK) {
-				out->len = 0;
-				atomic_fetch_add(&db->stats.vlog_reads, 1);
-				zst = zs3_get(db->store, key, zs3_range_all(), &b, NULL);
-				if (zst == ZS3_OK && p->off + p->len <= b.len) {
-					(void)lsm_object_cache_insert(db->object_cache, key, b.data, b.len);
-					st = give(out, b.data + p->off, p->len);
-				} else {
-					st = zst ? lsm_from_zs3(zst) : LSM_OK;
-					if (zst == ZS3_ENOTFOUND)
-						st = LSM_ENOTFOUND;
-				}
-				zs3_buf_free(&b);
-			}
+			/* a fetcher that finished just before the claim left it there */
+			st = lsm_object_cache_has(db->object_cache, key) ? LSM_OK
+									 : fetch_object(db, key);
 			release_fetch(db, p->obj);
 			if (st == LSM_ENOTFOUND)
 				return lsm_fail(LSM_ECORRUPT, "a value of %" PRIu32 " bytes at %" PRIu64
@@ -115,10 +139,12 @@ static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const
 						key);
 			if (st)
 				return st;
-			if (out->len == p->len)
-				goto check;
-			out->len = 0; /* shorter than the pointer says: read the range */
 		}
+		if (f != FETCH_NONE &&
+		    lsm_object_cache_read(db->object_cache, key, p->off, p->len, out) == LSM_OK &&
+		    out->len == p->len)
+			goto check;
+		out->len = 0; /* not cached after all (too big, or evicted): read the range */
 	}
 	atomic_fetch_add(&db->stats.vlog_reads, 1);
 	zst = zs3_get(db->store, key, zs3_range_from(p->off, p->len), &b, NULL);
@@ -130,6 +156,8 @@ static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const
 		st = lsm_from_zs3(zst);
 	else
 		st = give(out, b.data, b.len);
+	if (st == LSM_OK)
+		atomic_fetch_add(&db->stats.vlog_read_bytes, b.len);
 	zs3_buf_free(&b);
 	if (st)
 		return st;
@@ -137,7 +165,6 @@ check:
 	if (out->len != p->len || lsm_checksum(out->data, out->len) != p->sum)
 		return lsm_fail(LSM_ECORRUPT, "the value of %" PRIu32 " bytes at %" PRIu64 " in %s "
 				"does not match its checksum", p->len, p->off, key);
-	atomic_fetch_add(&db->stats.vlog_read_bytes, out->len);
 	return LSM_OK;
 }
 

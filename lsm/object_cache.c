@@ -286,15 +286,103 @@ lsm_status lsm_object_cache_read(struct lsm_object_cache *c, const char *name, u
 	return LSM_OK;
 }
 
+/* An object being written into the cache: a temp file, renamed into place
+ * by commit. */
+struct lsm_object_cache_writer {
+	struct lsm_object_cache *c;
+	int fd;
+	uint64_t len;
+	char file[NAME_MAX + 1], tmp[PATH_MAX];
+};
+
+lsm_status lsm_object_cache_begin(struct lsm_object_cache *c, const char *name,
+				  struct lsm_object_cache_writer **out)
+{
+	static _Atomic unsigned long seq;
+	struct lsm_object_cache_writer *w;
+	*out = NULL;
+	if (!(w = calloc(1, sizeof(*w))))
+		return lsm_fail(LSM_ENOMEM, "out of memory");
+	w->c = c;
+	file_name(name, w->file, sizeof(w->file));
+	snprintf(w->tmp, sizeof(w->tmp), "%s/#%d.%lu", c->dir, (int)getpid(), ++seq);
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		lsm_status st = lsm_fail(LSM_EIO, "object cache: cannot create a file in '%s': %s",
+					 c->dir, strerror(errno));
+		free(w);
+		return st;
+	}
+	*out = w;
+	return LSM_OK;
+}
+
+lsm_status lsm_object_cache_append(struct lsm_object_cache_writer *w, const void *data, size_t len)
+{
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t n = write(w->fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return lsm_fail(LSM_EIO, "object cache: write failed: %s", strerror(errno));
+		p += n;
+		left -= (size_t)n;
+	}
+	w->len += len;
+	return LSM_OK;
+}
+
+void lsm_object_cache_abort(struct lsm_object_cache_writer *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	unlink(w->tmp);
+	free(w);
+}
+
+lsm_status lsm_object_cache_commit(struct lsm_object_cache_writer *w)
+{
+	struct lsm_object_cache *c = w->c;
+	char path[PATH_MAX];
+	lsm_status st = LSM_OK;
+
+	if (w->len > c->max_bytes / 4) { /* would flush most of the cache for one object */
+		lsm_object_cache_abort(w);
+		return LSM_OK;
+	}
+	/* fsync: after a crash a renamed file must not be shorter than its object */
+	if (fsync(w->fd) != 0)
+		st = lsm_fail(LSM_EIO, "object cache: fsync failed: %s", strerror(errno));
+	close(w->fd);
+	w->fd = -1;
+	snprintf(path, sizeof(path), "%s/%s", c->dir, w->file);
+	if (st == LSM_OK && rename(w->tmp, path) != 0)
+		st = lsm_fail(LSM_EIO, "object cache: rename failed: %s", strerror(errno));
+	if (st) {
+		unlink(w->tmp);
+		free(w);
+		return st;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (!find(c, w->file)) {
+		evict_to(c, c->max_bytes - w->len);
+		st = add_entry(c, w->file, w->len, ++c->clock);
+		c->inserts++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(w);
+	return st;
+}
+
 lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 				   const void *data, size_t len)
 {
-	static _Atomic unsigned long seq;
-	char file[NAME_MAX + 1], path[PATH_MAX], tmp[PATH_MAX];
-	const char *p = data;
-	size_t left = len;
-	lsm_status st = LSM_OK;
-	int fd;
+	struct lsm_object_cache_writer *w;
+	char file[NAME_MAX + 1];
+	lsm_status st;
 
 	if (len > c->max_bytes / 4)
 		return LSM_OK; /* would flush most of the cache for one object */
@@ -304,42 +392,23 @@ lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 	pthread_mutex_unlock(&c->lock);
 	if (present)
 		return LSM_OK;
-
-	snprintf(path, sizeof(path), "%s/%s", c->dir, file);
-	snprintf(tmp, sizeof(tmp), "%s/#%d.%lu", c->dir, (int)getpid(), ++seq);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return lsm_fail(LSM_EIO, "object cache: cannot create a file in '%s': %s", c->dir,
-				strerror(errno));
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			st = lsm_fail(LSM_EIO, "object cache: write failed: %s", strerror(errno));
-			break;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	/* fsync: after a crash a renamed file must not be shorter than its object */
-	if (st == LSM_OK && fsync(fd) != 0)
-		st = lsm_fail(LSM_EIO, "object cache: fsync failed: %s", strerror(errno));
-	close(fd);
-	if (st == LSM_OK && rename(tmp, path) != 0)
-		st = lsm_fail(LSM_EIO, "object cache: rename failed: %s", strerror(errno));
-	if (st) {
-		unlink(tmp);
+	if ((st = lsm_object_cache_begin(c, name, &w)))
+		return st;
+	if ((st = lsm_object_cache_append(w, data, len))) {
+		lsm_object_cache_abort(w);
 		return st;
 	}
+	return lsm_object_cache_commit(w);
+}
+
+bool lsm_object_cache_has(struct lsm_object_cache *c, const char *name)
+{
+	char file[NAME_MAX + 1];
+	file_name(name, file, sizeof(file));
 	pthread_mutex_lock(&c->lock);
-	if (!find(c, file)) {
-		evict_to(c, c->max_bytes - len);
-		st = add_entry(c, file, len, ++c->clock);
-		c->inserts++;
-	}
+	bool present = find(c, file) != NULL;
 	pthread_mutex_unlock(&c->lock);
-	return st;
+	return present;
 }
 
 void lsm_object_cache_stats(struct lsm_object_cache *c, struct lsm_object_cache_stats *out)

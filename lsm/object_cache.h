@@ -9,6 +9,8 @@
 #ifndef ZEROFS_LSM_OBJECT_CACHE_H
 #define ZEROFS_LSM_OBJECT_CACHE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "coding.h"
@@ -36,6 +38,16 @@ lsm_status lsm_object_cache_read(struct lsm_object_cache *c, const char *name, u
 /* Caches a whole object. Objects over a quarter of the limit are not cached. */
 lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 				   const void *data, size_t len);
+/* The same written piece by piece (an object fetched in bounded pieces, so
+ * that no whole object is held in memory): begin, append*, then commit (which
+ * makes it readable) or abort. */
+struct lsm_object_cache_writer;
+lsm_status lsm_object_cache_begin(struct lsm_object_cache *c, const char *name,
+				  struct lsm_object_cache_writer **out);
+lsm_status lsm_object_cache_append(struct lsm_object_cache_writer *w, const void *data, size_t len);
+lsm_status lsm_object_cache_commit(struct lsm_object_cache_writer *w);
+void lsm_object_cache_abort(struct lsm_object_cache_writer *w);
+bool lsm_object_cache_has(struct lsm_object_cache *c, const char *name);
 void lsm_object_cache_stats(struct lsm_object_cache *c, struct lsm_object_cache_stats *out);
 
 #endif

@@ -1124,6 +1124,50 @@ static void t_value_separation_cache(void *ctx)
 	fixture_close(&f);
 }
 
+
+/* A cold WAL object larger than the fetch's pieces (2 MiB) comes into the
+ * disk cache in pieces, whole and right. */
+static void t_value_separation_pieces(void *ctx)
+{
+	(void)ctx;
+	enum { N = 100, BIG = 50000 };
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	struct lsm_stats s;
+	static char v[BIG + 1];
+	char k[32];
+	char *cache = make_temp_dir("vseppieces");
+	REQUIRE(cache && fixture_open(&f, "vseppieces"));
+	small_options(&o, f.store);
+	o.memtable_bytes = 32u << 20;
+	o.cache_dir = cache;
+	o.cache_dir_bytes = 256u << 20;
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < N; i++) {
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 2);
+		LST(put1(db, k, v, 0), LSM_OK);
+	}
+	LST(lsm_compact_all(db), LSM_OK); /* one WAL object of about 5 MB */
+	(void)lsm_close(db);
+	rm_rf(cache);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = N - 1; i >= 0; i--) { /* the last value first: its piece comes last */
+		snprintf(k, sizeof(k), "big%04d", i);
+		big_value(v, BIG, i, 2);
+		CHECK_MSG(has(db, k, v), "%s", k);
+	}
+	lsm_stats(db, &s);
+	printf("  %d values of %d bytes in one object: %llu GETs, %llu bytes\n", N, BIG,
+	       (unsigned long long)s.vlog_reads, (unsigned long long)s.vlog_read_bytes);
+	CHECK(s.vlog_reads == 3); /* 5 MB in pieces of 2 MiB */
+	(void)lsm_close(db);
+	rm_rf(cache);
+	free(cache);
+	fixture_close(&f);
+}
+
 /* What lsm_verify_store reported about WAL objects holding values. */
 struct vlog_reports {
 	int damaged, missing;
@@ -1658,6 +1702,7 @@ int main(int argc, char **argv)
 	tl_run("gc", t_gc, NULL);
 	tl_run("value_separation", t_value_separation, NULL);
 	tl_run("value_separation_cache", t_value_separation_cache, NULL);
+	tl_run("value_separation_pieces", t_value_separation_pieces, NULL);
 	tl_run("object_cache", t_object_cache, NULL);
 	tl_run("cold_readers_download_once", t_cold_readers, NULL);
 	tl_run("stats", t_stats, NULL);
