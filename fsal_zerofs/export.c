@@ -332,6 +332,12 @@ static lsm_status try_open_fs(struct zerofs_export *exp, bool quiet)
 		(void)lsm_close(db); /* the open's failure is what is reported */
 		return ls;
 	}
+	/* File data stays in the WAL object that uploaded it while any of it
+	 * is live: repack objects that are mostly garbage, as often as the
+	 * engine collects garbage (a failure only logs; the export serves). */
+	if ((err = zfs_repacker_start(fs, ZEROFS_REPACK_INTERVAL_MS, ZEROFS_REPACK_MAX_LIVE)))
+		LogWarn(COMPONENT_FSAL, "export %u: file data will not be repacked: %s", id,
+			strerror(err));
 	exp->db = db;
 	exp->fs_gen = root.gen;
 	__atomic_store_n(&exp->fs, fs, __ATOMIC_RELEASE); /* publishes db and fs_gen too */

@@ -209,4 +209,12 @@ static inline struct zerofs_handle *zerofs_handle_of(struct fsal_obj_handle *h)
 	return container_of(h, struct zerofs_handle, obj_handle);
 }
 
+/* The server's repacker (fs.h, zfs_repacker_start): every 10 minutes (the
+ * engine's GC interval), objects whose file data is below a quarter live.
+ * A quarter: repacking copies the live part, so it costs at most a third of
+ * what it frees (1/4 / 3/4), and W4-style random overwrites stay within
+ * 1.33 bytes uploaded per byte written from repacking at steady state. */
+#define ZEROFS_REPACK_INTERVAL_MS (600u * 1000)
+#define ZEROFS_REPACK_MAX_LIVE 0.25
+
 #endif

@@ -178,6 +178,7 @@ void zfs_close(struct zfs *fs)
 {
 	if (!fs)
 		return;
+	zfs_repacker_stop(fs);
 	for (unsigned i = 0; i < ZFS_STRIPES; i++)
 		pthread_mutex_destroy(&fs->stripe[i]);
 	pthread_mutex_destroy(&fs->rename_lock);

@@ -55,6 +55,15 @@ struct zfs {
 	_Atomic uint64_t lock_waits, lock_wait_ns; /* zfs_stats */
 	_Atomic uint64_t folds, fold_bytes;        /* zfs_stats: chunk maps folded */
 	_Atomic uint64_t repack_bytes;             /* zfs_stats: data moved by zfs_repack */
+	/* The repacker thread (fs_repack.c, zfs_repacker_start): every
+	 * repacker_interval_ms, zfs_repack(repacker_max_live). */
+	pthread_t repacker;
+	pthread_mutex_t repacker_lock;
+	pthread_cond_t repacker_cond;
+	bool repacker_running, repacker_stop;
+	uint64_t repacker_interval_ms;
+	double repacker_max_live;
+	_Atomic uint64_t repacker_runs;
 };
 
 /* The stripes one operation holds: ascending, no duplicates. */

@@ -97,6 +97,7 @@ void zfs_stats(struct zfs *fs, struct zfs_stats *out)
 	out->folds = atomic_load(&fs->folds);
 	out->fold_bytes = atomic_load(&fs->fold_bytes);
 	out->repack_bytes = atomic_load(&fs->repack_bytes);
+	out->repacker_runs = atomic_load(&fs->repacker_runs);
 }
 
 void zfs_lock_all(struct zfs *fs)

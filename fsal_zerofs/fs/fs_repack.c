@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs_int.h"
 
@@ -125,4 +126,72 @@ int zfs_repack(struct zfs *fs, double max_live, zfs_repack_fn fn, void *ctx,
 	if (fn)
 		fn(ctx, out);
 	return err;
+}
+
+/* ---- the server's repacker: a thread per filesystem ---- */
+
+static void *repacker_main(void *arg)
+{
+	struct zfs *fs = arg;
+	pthread_mutex_lock(&fs->repacker_lock);
+	while (!fs->repacker_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(fs->repacker_interval_ms / 1000);
+		ts.tv_nsec += (long)(fs->repacker_interval_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!fs->repacker_stop &&
+		       pthread_cond_timedwait(&fs->repacker_cond, &fs->repacker_lock, &ts) != ETIMEDOUT)
+			;
+		if (fs->repacker_stop)
+			break;
+		pthread_mutex_unlock(&fs->repacker_lock);
+		struct zfs_repack_stats st;
+		/* a failure (the store down, fenced) is tried again next time */
+		(void)zfs_repack(fs, fs->repacker_max_live, NULL, NULL, &st);
+		atomic_fetch_add(&fs->repacker_runs, 1);
+		pthread_mutex_lock(&fs->repacker_lock);
+	}
+	pthread_mutex_unlock(&fs->repacker_lock);
+	return NULL;
+}
+
+int zfs_repacker_start(struct zfs *fs, uint64_t interval_ms, double max_live)
+{
+	if (fs->repacker_running || !interval_ms || max_live <= 0)
+		return EINVAL;
+	fs->repacker_interval_ms = interval_ms;
+	fs->repacker_max_live = max_live;
+	fs->repacker_stop = false;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->repacker_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&fs->repacker_lock, NULL);
+	int e = pthread_create(&fs->repacker, NULL, repacker_main, fs);
+	if (e) {
+		pthread_cond_destroy(&fs->repacker_cond);
+		pthread_mutex_destroy(&fs->repacker_lock);
+		return e;
+	}
+	fs->repacker_running = true;
+	return 0;
+}
+
+void zfs_repacker_stop(struct zfs *fs)
+{
+	if (!fs->repacker_running)
+		return;
+	pthread_mutex_lock(&fs->repacker_lock);
+	fs->repacker_stop = true;
+	pthread_cond_broadcast(&fs->repacker_cond);
+	pthread_mutex_unlock(&fs->repacker_lock);
+	pthread_join(fs->repacker, NULL);
+	pthread_cond_destroy(&fs->repacker_cond);
+	pthread_mutex_destroy(&fs->repacker_lock);
+	fs->repacker_running = false;
 }

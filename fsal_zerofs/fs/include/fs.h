@@ -182,6 +182,7 @@ struct zfs_stats {
 	uint64_t folds;        /* fragmented chunks rewritten as one extent */
 	uint64_t fold_bytes;   /* the bytes those rewrites wrote */
 	uint64_t repack_bytes; /* live file data moved out of mostly-dead objects */
+	uint64_t repacker_runs; /* passes of the repacker thread */
 };
 void zfs_stats(struct zfs *fs, struct zfs_stats *out);
 
@@ -198,6 +199,11 @@ struct zfs_repack_stats {
 typedef void (*zfs_repack_fn)(void *ctx, const struct zfs_repack_stats *so_far);
 int zfs_repack(struct zfs *fs, double max_live, zfs_repack_fn fn, void *ctx,
 	       struct zfs_repack_stats *out);
+/* A thread that runs zfs_repack(max_live) every interval_ms until
+ * zfs_close (or zfs_repacker_stop); failures are tried again next time.
+ * The server's: a filesystem opened for writing. */
+int zfs_repacker_start(struct zfs *fs, uint64_t interval_ms, double max_live);
+void zfs_repacker_stop(struct zfs *fs);
 
 /* Maps an engine status to the errno above (an EIO takes the engine's
  * detail with it). */
