@@ -64,6 +64,7 @@ struct zfs {
 	uint64_t repacker_interval_ms;
 	double repacker_max_live;
 	_Atomic uint64_t repacker_runs;
+	atomic_bool repack_cancel; /* zfs_repacker_stop: a pass under way stops early */
 };
 
 /* The stripes one operation holds: ascending, no duplicates. */

@@ -98,6 +98,8 @@ int zfs_repack(struct zfs *fs, double max_live, zfs_repack_fn fn, void *ctx,
 	}
 	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it) && !err; lsm_db_iter_next(it)) {
 		uint64_t obj;
+		if (atomic_load(&fs->repack_cancel))
+			break; /* the filesystem is closing: the rest waits for next time */
 		size_t kl, vl;
 		bool moved;
 		if (!lsm_db_iter_value_object(it, &obj) ||
@@ -186,6 +188,7 @@ void zfs_repacker_stop(struct zfs *fs)
 {
 	if (!fs->repacker_running)
 		return;
+	atomic_store(&fs->repack_cancel, true);
 	pthread_mutex_lock(&fs->repacker_lock);
 	fs->repacker_stop = true;
 	pthread_cond_broadcast(&fs->repacker_cond);
@@ -194,4 +197,5 @@ void zfs_repacker_stop(struct zfs *fs)
 	pthread_cond_destroy(&fs->repacker_cond);
 	pthread_mutex_destroy(&fs->repacker_lock);
 	fs->repacker_running = false;
+	atomic_store(&fs->repack_cancel, false);
 }
