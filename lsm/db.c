@@ -877,14 +877,7 @@ void lsm_stats(struct lsm_db *db, struct lsm_stats *o)
 	o->vlog_reads = atomic_load(&db->stats.vlog_reads);
 	o->vlog_read_bytes = atomic_load(&db->stats.vlog_read_bytes);
 	struct lsm_vref_set objs = { 0 };
-	for (size_t i = 0; i < m->l0_count; i++)
-		for (size_t j = 0; j < m->l0[i].n_vrefs; j++)
-			(void)lsm_vref_set_add(&objs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
-	for (size_t r = 0; r < m->run_count; r++)
-		for (size_t i = 0; i < m->runs[r].count; i++)
-			for (size_t j = 0; j < m->runs[r].ssts[i].n_vrefs; j++)
-				(void)lsm_vref_set_add(&objs, m->runs[r].ssts[i].vrefs[j].obj,
-						       m->runs[r].ssts[i].vrefs[j].bytes);
+	(void)lsm_vref_set_add_manifest(&objs, m); /* out of memory: counts fall short */
 	o->vlog_objects = objs.n;
 	for (size_t i = 0; i < objs.n; i++)
 		o->vlog_live_bytes += objs.v[i].bytes;

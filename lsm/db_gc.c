@@ -31,25 +31,16 @@ static lsm_status set_add(struct id_set *s, uint64_t id)
 	return LSM_OK;
 }
 
-/* The SST's id into s, and the WAL objects its values lie in into vobjs. */
-static lsm_status add_sst(struct id_set *s, struct lsm_vref_set *vobjs,
-			  const struct lsm_sst_info *info)
-{
-	lsm_status st = set_add(s, info->id);
-	for (size_t i = 0; i < info->n_vrefs && !st; i++)
-		st = lsm_vref_set_add(vobjs, info->vrefs[i].obj, info->vrefs[i].bytes);
-	return st;
-}
-
+/* The SSTs' ids into s, and the WAL objects their values lie in into vobjs. */
 static lsm_status set_add_manifest(struct id_set *s, struct lsm_vref_set *vobjs,
 				   const struct lsm_manifest *m)
 {
-	lsm_status st = LSM_OK;
+	lsm_status st = lsm_vref_set_add_manifest(vobjs, m);
 	for (size_t i = 0; i < m->l0_count && !st; i++)
-		st = add_sst(s, vobjs, &m->l0[i]);
+		st = set_add(s, m->l0[i].id);
 	for (size_t r = 0; r < m->run_count; r++)
 		for (size_t i = 0; i < m->runs[r].count && !st; i++)
-			st = add_sst(s, vobjs, &m->runs[r].ssts[i]);
+			st = set_add(s, m->runs[r].ssts[i].id);
 	return st;
 }
 

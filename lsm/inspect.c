@@ -205,17 +205,10 @@ lsm_status lsm_vlog_objects(struct lsm_db *db, struct lsm_vlog_object **out, siz
 	struct vlog_walk w = { 0 };
 	struct lsm_version *v = lsm_version_ref(db);
 	const struct lsm_manifest *m = &v->m;
-	lsm_status st = LSM_OK;
+	lsm_status st;
 	*out = NULL;
 	*n = 0;
-	for (size_t i = 0; i < m->l0_count && !st; i++)
-		for (size_t j = 0; j < m->l0[i].n_vrefs && !st; j++)
-			st = lsm_vref_set_add(&w.refs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
-	for (size_t r = 0; r < m->run_count && !st; r++)
-		for (size_t i = 0; i < m->runs[r].count && !st; i++)
-			for (size_t j = 0; j < m->runs[r].ssts[i].n_vrefs && !st; j++)
-				st = lsm_vref_set_add(&w.refs, m->runs[r].ssts[i].vrefs[j].obj,
-						      m->runs[r].ssts[i].vrefs[j].bytes);
+	st = lsm_vref_set_add_manifest(&w.refs, m);
 	lsm_version_unref(v);
 	if (!st) {
 		zs3_status zst = zs3_list_each(db->store, "wal/", NULL, vlog_entry, &w);

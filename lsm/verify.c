@@ -323,20 +323,6 @@ static lsm_status verify_wals(struct verify *v, const struct lsm_manifest *m)
 
 /* ---- WAL objects holding values ---- */
 
-static lsm_status add_vrefs(struct lsm_vref_set *objs, const struct lsm_manifest *m)
-{
-	lsm_status st = LSM_OK;
-	for (size_t i = 0; i < m->l0_count; i++)
-		for (size_t j = 0; j < m->l0[i].n_vrefs && !st; j++)
-			st = lsm_vref_set_add(objs, m->l0[i].vrefs[j].obj, m->l0[i].vrefs[j].bytes);
-	for (size_t r = 0; r < m->run_count; r++)
-		for (size_t i = 0; i < m->runs[r].count; i++)
-			for (size_t j = 0; j < m->runs[r].ssts[i].n_vrefs && !st; j++)
-				st = lsm_vref_set_add(objs, m->runs[r].ssts[i].vrefs[j].obj,
-						      m->runs[r].ssts[i].vrefs[j].bytes);
-	return st;
-}
-
 /* Every WAL object below wal_flushed (the rest is the log, walked by
  * verify_wals) that an SST of objs' manifests points into. */
 static lsm_status verify_vlog(struct verify *v, const struct lsm_vref_set *objs,
@@ -383,14 +369,14 @@ static lsm_status verify_tree(struct zs3_store *store, uint64_t id, bool wal, ls
 		return st;
 	st = verify_ssts(&v, &m);
 	if (!st)
-		st = add_vrefs(&objs, &m);
+		st = lsm_vref_set_add_manifest(&objs, &m);
 	for (size_t i = 0; i < m.checkpoint_count && !st; i++) {
 		struct lsm_manifest cp;
 		st = verify_manifest(&v, m.checkpoints[i].manifest_id, m.checkpoints[i].name, &cp, &ok);
 		if (!st && ok) {
 			st = verify_ssts(&v, &cp);
 			if (!st)
-				st = add_vrefs(&objs, &cp);
+				st = lsm_vref_set_add_manifest(&objs, &cp);
 			lsm_manifest_free(&cp);
 		}
 	}

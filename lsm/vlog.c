@@ -81,6 +81,25 @@ bool lsm_vref_set_has(const struct lsm_vref_set *s, uint64_t obj)
 	return i < s->n && s->v[i].obj == obj;
 }
 
+static lsm_status add_sst(struct lsm_vref_set *s, const struct lsm_sst_info *info)
+{
+	lsm_status st = LSM_OK;
+	for (size_t i = 0; i < info->n_vrefs && !st; i++)
+		st = lsm_vref_set_add(s, info->vrefs[i].obj, info->vrefs[i].bytes);
+	return st;
+}
+
+lsm_status lsm_vref_set_add_manifest(struct lsm_vref_set *s, const struct lsm_manifest *m)
+{
+	lsm_status st = LSM_OK;
+	for (size_t i = 0; i < m->l0_count && !st; i++)
+		st = add_sst(s, &m->l0[i]);
+	for (size_t r = 0; r < m->run_count && !st; r++)
+		for (size_t i = 0; i < m->runs[r].count && !st; i++)
+			st = add_sst(s, &m->runs[r].ssts[i]);
+	return st;
+}
+
 void lsm_vref_set_free(struct lsm_vref_set *s)
 {
 	free(s->v);
