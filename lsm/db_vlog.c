@@ -103,7 +103,7 @@ static lsm_status fetch_object(struct lsm_db *db, const char *key)
 		lsm_object_cache_abort(w);
 		return st;
 	}
-	return lsm_object_cache_commit(w);
+	return lsm_object_cache_commit_sync(w, false); /* values are checked on every read */
 }
 
 /* The value's bytes into out, from the disk cache or the store: the disk
@@ -123,8 +123,11 @@ static lsm_status fetch_value(struct lsm_db *db, const struct lsm_vptr *p, const
 			atomic_fetch_add(&db->stats.disk_hits, 1);
 			return LSM_OK;
 		}
-		/* a miss, or a damaged cache file: the store has the truth */
+		/* a miss, or a damaged cache file: the store has the truth, and
+		 * a damaged file goes (the next miss fetches the object again) */
 		bool cache_bad = st != LSM_ENOTFOUND;
+		if (cache_bad)
+			lsm_object_cache_drop(db->object_cache, key);
 		atomic_fetch_add(&db->stats.disk_misses, 1);
 		out->len = 0;
 		enum fetch f = cache_bad ? FETCH_NONE : claim_fetch(db, p->obj);

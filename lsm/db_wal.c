@@ -228,7 +228,10 @@ static lsm_status upload_slot(struct lsm_db *db, struct lsm_wal_slot *s)
 	pthread_cond_broadcast(&db->cond);
 	if (cache.data) {
 		pthread_mutex_unlock(&db->lock);
-		(void)lsm_object_cache_insert(db->object_cache, key, cache.data, cache.len);
+		/* unsynced: every value read from it is checked against its
+		 * pointer's checksum (db_vlog.c) */
+		(void)lsm_object_cache_insert_sync(db->object_cache, key, cache.data, cache.len,
+						   false);
 		lsm_buf_free(&cache);
 		pthread_mutex_lock(&db->lock);
 	}

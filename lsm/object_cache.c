@@ -345,6 +345,11 @@ void lsm_object_cache_abort(struct lsm_object_cache_writer *w)
 
 lsm_status lsm_object_cache_commit(struct lsm_object_cache_writer *w)
 {
+	return lsm_object_cache_commit_sync(w, true);
+}
+
+lsm_status lsm_object_cache_commit_sync(struct lsm_object_cache_writer *w, bool sync)
+{
 	struct lsm_object_cache *c = w->c;
 	char path[PATH_MAX];
 	lsm_status st = LSM_OK;
@@ -354,7 +359,7 @@ lsm_status lsm_object_cache_commit(struct lsm_object_cache_writer *w)
 		return LSM_OK;
 	}
 	/* fsync: after a crash a renamed file must not be shorter than its object */
-	if (fsync(w->fd) != 0)
+	if (sync && fsync(w->fd) != 0)
 		st = lsm_fail(LSM_EIO, "object cache: fsync failed: %s", strerror(errno));
 	close(w->fd);
 	w->fd = -1;
@@ -380,6 +385,12 @@ lsm_status lsm_object_cache_commit(struct lsm_object_cache_writer *w)
 lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 				   const void *data, size_t len)
 {
+	return lsm_object_cache_insert_sync(c, name, data, len, true);
+}
+
+lsm_status lsm_object_cache_insert_sync(struct lsm_object_cache *c, const char *name,
+					const void *data, size_t len, bool sync)
+{
 	struct lsm_object_cache_writer *w;
 	char file[NAME_MAX + 1];
 	lsm_status st;
@@ -398,7 +409,18 @@ lsm_status lsm_object_cache_insert(struct lsm_object_cache *c, const char *name,
 		lsm_object_cache_abort(w);
 		return st;
 	}
-	return lsm_object_cache_commit(w);
+	return lsm_object_cache_commit_sync(w, sync);
+}
+
+void lsm_object_cache_drop(struct lsm_object_cache *c, const char *name)
+{
+	char file[NAME_MAX + 1];
+	struct entry *e;
+	file_name(name, file, sizeof(file));
+	pthread_mutex_lock(&c->lock);
+	if ((e = find(c, file)) != NULL)
+		drop_entry(c, e);
+	pthread_mutex_unlock(&c->lock);
 }
 
 bool lsm_object_cache_has(struct lsm_object_cache *c, const char *name)

@@ -46,8 +46,17 @@ lsm_status lsm_object_cache_begin(struct lsm_object_cache *c, const char *name,
 				  struct lsm_object_cache_writer **out);
 lsm_status lsm_object_cache_append(struct lsm_object_cache_writer *w, const void *data, size_t len);
 lsm_status lsm_object_cache_commit(struct lsm_object_cache_writer *w);
+/* Without the fsync (sync = false): for objects whose every read is checked
+ * against checksums held elsewhere (values of WAL objects, lsm/vlog.h), so
+ * that a file cut short by a crash is a miss, never wrong data; it saves a
+ * disk flush per WAL upload on a disk the object store may share. */
+lsm_status lsm_object_cache_commit_sync(struct lsm_object_cache_writer *w, bool sync);
+lsm_status lsm_object_cache_insert_sync(struct lsm_object_cache *c, const char *name,
+					const void *data, size_t len, bool sync);
 void lsm_object_cache_abort(struct lsm_object_cache_writer *w);
 bool lsm_object_cache_has(struct lsm_object_cache *c, const char *name);
+/* Forgets a cached object found damaged (its file is deleted). */
+void lsm_object_cache_drop(struct lsm_object_cache *c, const char *name);
 void lsm_object_cache_stats(struct lsm_object_cache *c, struct lsm_object_cache_stats *out);
 
 #endif
