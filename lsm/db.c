@@ -565,8 +565,11 @@ lsm_status lsm_write_token(struct lsm_db *db, const struct lsm_batch *batch, uns
 			db->active_last_wal = my_wal;
 			atomic_fetch_add(&db->stats.writes, 1);
 			atomic_fetch_add(&db->stats.user_bytes, lsm_batch_byte_size(batch));
+			/* The batch is applied and in the WAL: a freeze that cannot
+			 * happen now (LSM_MAX_FROZEN memtables waiting, no memory)
+			 * must not fail it; the next write tries again. */
 			if (lsm_memtable_memory(db->active) >= db->o.memtable_bytes)
-				st = lsm_freeze_active(db);
+				(void)lsm_freeze_active(db);
 			if (flags & LSM_WRITE_DURABLE || db->wal_buf.len >= db->o.wal_upload_bytes) {
 				db->wal_kick = true;
 				pthread_cond_broadcast(&db->cond);

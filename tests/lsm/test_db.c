@@ -1245,6 +1245,37 @@ static void t_value_separation_corrupt(void *ctx)
 	fixture_close(&f);
 }
 
+
+/* A write whose memtable cannot be frozen (every frozen slot waits for a
+ * flush nobody runs) is applied: it succeeds and reads back; the freeze is
+ * tried again by later writes. It used to fail after being applied. */
+static void t_freeze_full(void *ctx)
+{
+	(void)ctx;
+	struct fixture f;
+	struct lsm_options o;
+	struct lsm_db *db;
+	char k[32];
+	REQUIRE(fixture_open(&f, "freezefull"));
+	small_options(&o, f.store); /* no background: nothing flushes */
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	for (int i = 0; i < 100; i++) { /* each write fills a memtable (1 MiB arena chunks) */
+		snprintf(k, sizeof(k), "k%03d", i);
+		LST(put1(db, k, "v", 0), LSM_OK);
+	}
+	for (int i = 0; i < 100; i += 9) {
+		snprintf(k, sizeof(k), "k%03d", i);
+		CHECK(has(db, k, "v"));
+	}
+	LST(lsm_maintain(db), LSM_OK);
+	LST(put1(db, "after", "v", LSM_WRITE_DURABLE), LSM_OK);
+	(void)lsm_close(db);
+	REQUIRE(lsm_open(&o, &db) == LSM_OK);
+	CHECK(has(db, "k099", "v") && has(db, "after", "v"));
+	(void)lsm_close(db);
+	fixture_close(&f);
+}
+
 /* lsm_stats: the counters the FSAL's metrics report move as the engine works
  * (writes, WAL uploads and what is not durable yet, flushes, compactions,
  * both caches). No background threads: every upload here is ours. */
@@ -1707,6 +1738,7 @@ int main(int argc, char **argv)
 	tl_run("cold_readers_download_once", t_cold_readers, NULL);
 	tl_run("stats", t_stats, NULL);
 	tl_run("write_stall_is_transient", t_write_stall, NULL);
+	tl_run("freeze_full_write_applies", t_freeze_full, NULL);
 	tl_run("commit_kicks_upload", t_commit_kicks_upload, NULL);
 	if (!use_rgw) /* flipping bytes in objects is the same test on any store */
 	{
