@@ -175,17 +175,10 @@ struct vlog_walk {
 static zs3_status vlog_entry(void *ctx, const struct zs3_entry *e)
 {
 	struct vlog_walk *w = ctx;
+	const struct lsm_vref *ref;
 	uint64_t id;
-	if (!numbered(e->key, "wal/", ".wal", &id) || !lsm_vref_set_has(&w->refs, id))
+	if (!numbered(e->key, "wal/", ".wal", &id) || !(ref = lsm_vref_set_find(&w->refs, id)))
 		return ZS3_OK;
-	size_t lo = 0, hi = w->refs.n;
-	while (lo < hi) { /* refs are sorted: find id's */
-		size_t mid = (lo + hi) / 2;
-		if (w->refs.v[mid].obj < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
 		struct lsm_vlog_object *o = realloc(w->objs, cap * sizeof(*o));
@@ -196,7 +189,7 @@ static zs3_status vlog_entry(void *ctx, const struct zs3_entry *e)
 		w->objs = o;
 		w->cap = cap;
 	}
-	w->objs[w->n++] = (struct lsm_vlog_object){ id, e->size, w->refs.v[lo].bytes };
+	w->objs[w->n++] = (struct lsm_vlog_object){ id, e->size, ref->bytes };
 	return ZS3_OK;
 }
 

@@ -75,10 +75,15 @@ lsm_status lsm_vref_set_add(struct lsm_vref_set *s, uint64_t obj, uint64_t bytes
 	return LSM_OK;
 }
 
-bool lsm_vref_set_has(const struct lsm_vref_set *s, uint64_t obj)
+const struct lsm_vref *lsm_vref_set_find(const struct lsm_vref_set *s, uint64_t obj)
 {
 	size_t i = lower_bound(s, obj);
-	return i < s->n && s->v[i].obj == obj;
+	return i < s->n && s->v[i].obj == obj ? &s->v[i] : NULL;
+}
+
+bool lsm_vref_set_has(const struct lsm_vref_set *s, uint64_t obj)
+{
+	return lsm_vref_set_find(s, obj) != NULL;
 }
 
 static lsm_status add_sst(struct lsm_vref_set *s, const struct lsm_sst_info *info)

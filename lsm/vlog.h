@@ -50,6 +50,8 @@ struct lsm_vref_set {
 
 lsm_status lsm_vref_set_add(struct lsm_vref_set *s, uint64_t obj, uint64_t bytes);
 bool lsm_vref_set_has(const struct lsm_vref_set *s, uint64_t obj);
+/* obj's element, or NULL. */
+const struct lsm_vref *lsm_vref_set_find(const struct lsm_vref_set *s, uint64_t obj);
 /* Adds every vref of every SST of m (L0 and runs). */
 lsm_status lsm_vref_set_add_manifest(struct lsm_vref_set *s, const struct lsm_manifest *m);
 void lsm_vref_set_free(struct lsm_vref_set *s);
