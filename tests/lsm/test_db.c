@@ -522,7 +522,13 @@ static void t_pipeline_errors(void *ctx)
 	memset(&ro, 0, sizeof(ro));
 	ro.store = inner;
 	ro.read_only = true;
-	for (int round = 0; round < 15; round++) {
+	/* at least 15 rounds of 100 ms, and on until 3 checks were made and
+	 * commits both succeeded and failed: a loaded machine (TSan, a busy
+	 * RGW) may ack its first commit late, and the test waits for it */
+	for (int round = 0;
+	     round < 15 || ((checks < 3 || !atomic_load(&w.ok) || !atomic_load(&w.failed)) &&
+			    round < 1200);
+	     round++) {
 		usleep(100 * 1000);
 		long acked = atomic_load(&w.acked);
 		struct lsm_db *r;
